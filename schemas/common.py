@@ -1,0 +1,61 @@
+"""Building blocks shared by the event models: strict base model and constrained field types.
+
+Inputs: none (type definitions). Outputs: ``StrictModel`` (``extra="forbid"``, whitespace
+stripped) and annotated types for NHS numbers, UPNs, postcodes and past dates/timestamps.
+Guarantee: every model in ``schemas`` builds on these, so one rule is enforced one way.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+
+from schemas import validators
+
+# Free text limits: generous for narrative, tight for identifiers, so an oversized field is a
+# clear schema error rather than a memory problem downstream.
+NAME_MAX = 200
+SHORT_TEXT_MAX = 500
+NARRATIVE_MAX = 20_000
+LIST_MAX = 200
+
+
+class StrictModel(BaseModel):
+    """Base for every wire model: unknown fields are errors, surrounding spaces are dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
+
+
+def _strip_str(value: object) -> object:
+    return value.strip() if isinstance(value, str) else value
+
+
+NhsNumber = Annotated[
+    str,
+    BeforeValidator(_strip_str),
+    AfterValidator(validators.normalise_nhs_number),
+    Field(description="NHS number: 10 digits with a valid modulus-11 check digit; spaces are removed.",
+          examples=["943 476 5919"]),
+]
+Upn = Annotated[
+    str,
+    AfterValidator(validators.normalise_upn),
+    Field(description="Unique pupil number: check letter + 12 characters.", examples=["F801200100001"]),
+]
+Postcode = Annotated[
+    str,
+    AfterValidator(validators.normalise_postcode),
+    Field(description="UK postcode, normalised to upper case with one space.", examples=["LD1 5LG"]),
+]
+PastDate = Annotated[date, AfterValidator(validators.not_in_future_date)]
+PastTimestamp = Annotated[
+    AwareDatetime,
+    AfterValidator(validators.not_in_future_timestamp),
+    Field(description="RFC 3339 timestamp with a UTC offset; not in the future."),
+]
+Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX)]
+ShortText = Annotated[str, Field(max_length=SHORT_TEXT_MAX)]
+Narrative = Annotated[str, Field(max_length=NARRATIVE_MAX)]
+Phone = Annotated[str, Field(max_length=40, pattern=r"^[0-9+() \-]{3,40}$", examples=["01597 827666"])]

@@ -1,0 +1,89 @@
+"""Generates the committed contract files from the pydantic models.
+
+Inputs: the event models (``schemas.events``) and topic declarations (``streams.topics``).
+Outputs: ``schemas/jsonschema/<event_type>.json`` per event type and ``schemas/asyncapi.json``.
+Guarantee: deterministic output, so ``tests/unit/test_contract_files.py`` fails whenever the
+committed copies are stale. Run ``make schemas`` (``python -m schemas.generate``) after a change.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from schemas.events import EVENT_MODELS
+from schemas.examples import EXAMPLES
+
+HERE = Path(__file__).parent
+JSON_SCHEMA_DIR = HERE / "jsonschema"
+ASYNCAPI_FILE = HERE / "asyncapi.json"
+
+
+def json_schemas() -> dict[str, dict]:
+    """One JSON Schema (draft 2020-12) per event type."""
+    out = {}
+    for event_type, model in EVENT_MODELS.items():
+        schema = model.model_json_schema(mode="validation")
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["$id"] = f"urn:safeguard:event:{event_type}:v1"
+        schema["examples"] = [EXAMPLES[event_type]]
+        out[event_type] = schema
+    return out
+
+
+def asyncapi() -> dict:
+    """AsyncAPI 3.0 description of the inbound topics and their messages."""
+    from streams.settings import Settings
+    from streams.topics import Topology
+
+    topology = Topology.from_settings(Settings(_env_file=None))  # defaults, not this machine's environment
+    schemas = json_schemas()
+    channels, operations, messages = {}, {}, {}
+    for spec in topology.inbound:
+        channel_id = spec.name.replace(".", "_").replace("-", "_")
+        channels[channel_id] = {
+            "address": spec.name,
+            "description": f"{spec.description} Key: the child's key (nhs:<NHS number> or src:<organisation code>:<person id>). "
+                           f"Refused messages are parked on {spec.dead_letter}.",
+            "messages": {t.replace(".", "_"): {"$ref": f"#/components/messages/{t.replace('.', '_')}"} for t in spec.event_types},
+        }
+        operations[f"publish_{channel_id}"] = {"action": "send", "channel": {"$ref": f"#/channels/{channel_id}"},
+                                               "summary": f"Producers publish {', '.join(spec.event_types)} here (acks=all)."}
+        for event_type in spec.event_types:
+            schema = dict(schemas[event_type])
+            schema.pop("$schema", None)
+            messages[event_type.replace(".", "_")] = {
+                "name": event_type, "title": EVENT_MODELS[event_type].__name__, "contentType": "application/json",
+                "summary": (EVENT_MODELS[event_type].__doc__ or "").strip().splitlines()[0],
+                "payload": schema,
+            }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {"title": "Child-safeguarding information-sharing events", "version": "1.0.0",
+                 "description": "Events police, local authorities, health and schools publish. See EVENTS.md."},
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": messages},
+    }
+
+
+def render(value: dict) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def expected_files() -> dict[Path, str]:
+    files = {JSON_SCHEMA_DIR / f"{event_type}.json": render(schema) for event_type, schema in json_schemas().items()}
+    files[ASYNCAPI_FILE] = render(asyncapi())
+    return files
+
+
+def main() -> None:
+    JSON_SCHEMA_DIR.mkdir(exist_ok=True)
+    for path, text in expected_files().items():
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path.relative_to(HERE.parent)}")
+
+
+if __name__ == "__main__":
+    main()

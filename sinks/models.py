@@ -1,0 +1,120 @@
+"""Table models of the SQL store (kept apart from the wire models in ``schemas``).
+
+Inputs: none. Outputs: SQLModel tables. Guarantee: every table a redelivery can touch has a
+natural unique key (event id, delivery id, dead-letter id, audit id), so writes are
+idempotent upserts and nothing is double-counted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, LargeBinary, Text
+from sqlmodel import Field, SQLModel
+
+INTAKE_ACCEPTED = "accepted"
+INTAKE_PROCESSED = "processed"
+
+
+class IntakeEvent(SQLModel, table=True):
+    """Every accepted event, recorded on intake before routing; replayed until processed."""
+
+    __tablename__ = "intake_event"
+
+    event_id: str = Field(primary_key=True, max_length=36)
+    event_type: str = Field(index=True, max_length=64)
+    topic: str = Field(max_length=200)
+    partition: int
+    offset: int
+    key: str | None = Field(default=None, max_length=200)
+    content_hash: str = Field(max_length=64)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    occurred_at: datetime
+    accepted_at: datetime
+    status: str = Field(default=INTAKE_ACCEPTED, index=True, max_length=16)
+    processed_at: datetime | None = None
+
+
+class DeadLetterRecord(SQLModel, table=True):
+    """An input that was refused, kept with its original bytes so it can be fixed and replayed."""
+
+    __tablename__ = "dead_letter"
+
+    dead_letter_id: str = Field(primary_key=True, max_length=64)
+    topic: str = Field(index=True, max_length=200)
+    partition: int
+    offset: int
+    event_id: str | None = Field(default=None, max_length=64)
+    event_type: str | None = Field(default=None, max_length=64)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    field_path: str | None = Field(default=None, max_length=500)
+    errors_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    original: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    parked_at: datetime
+    replayed_at: datetime | None = None
+
+
+class DeliveryRecord(SQLModel, table=True):
+    """What one recipient received: the outbox and the permanent record of every disclosure."""
+
+    __tablename__ = "delivery"
+
+    delivery_id: str = Field(primary_key=True, max_length=36)
+    sink: str = Field(index=True, max_length=40)
+    recipient: str = Field(index=True, max_length=80)
+    rule: str = Field(max_length=120)
+    policy_version: str = Field(max_length=40)
+    source_event_id: str = Field(index=True, max_length=36)
+    source_event_type: str = Field(max_length=64)
+    subject_key: str | None = Field(default=None, index=True, max_length=200)
+    master_person_id: str | None = Field(default=None, index=True, max_length=36)
+    delivered_at: datetime
+    content_json: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class AuditRecord(SQLModel, table=True):
+    """Append-only: who received what about whom, under which rule, when."""
+
+    __tablename__ = "audit_record"
+
+    sequence: int | None = Field(default=None, primary_key=True)
+    audit_id: str = Field(unique=True, max_length=80)
+    recorded_at: datetime
+    action: str = Field(max_length=40)
+    actor: str = Field(max_length=80)
+    sink: str | None = Field(default=None, max_length=40)
+    recipient: str | None = Field(default=None, max_length=80)
+    rule: str | None = Field(default=None, max_length=120)
+    policy_version: str | None = Field(default=None, max_length=40)
+    source_event_id: str | None = Field(default=None, max_length=36)
+    subject_key: str | None = Field(default=None, max_length=200)
+    master_person_id: str | None = Field(default=None, max_length=36)
+    delivery_id: str | None = Field(default=None, max_length=36)
+    detail: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class RegisterFlag(SQLModel, table=True):
+    """The current child protection register state of one child, as the latest event left it."""
+
+    __tablename__ = "register_flag"
+
+    child_key: str = Field(primary_key=True, max_length=200)
+    nhs_number: str | None = Field(default=None, index=True, max_length=10)
+    local_authority_code: str = Field(max_length=40)
+    active: bool
+    event_at: datetime
+    sequence: int | None = None
+    event_id: str = Field(max_length=36)
+    details_json: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class ReferralRecord(SQLModel, table=True):
+    """A referral (a PPN or duty-to-report) awaiting its outcome: who made it."""
+
+    __tablename__ = "referral"
+
+    referral_reference: str = Field(primary_key=True, max_length=100)
+    referrer_agency: str = Field(max_length=40)
+    referrer_code: str = Field(max_length=40)
+    source_event_id: str = Field(max_length=36)
+    referred_at: datetime

@@ -1,0 +1,46 @@
+"""Intake agent: consumes every inbound topic, validates, records, forwards or parks.
+
+Consumes: the inbound topics (raw bytes). Produces: canonical JSON on the accepted topic,
+dead-letter records on each inbound topic's ``.dlq`` sibling. Guarantee: at-least-once; the
+batch is recorded in the store and every forward/park is acknowledged by the broker before
+the offsets can be committed, and replays are absorbed by the event-id keyed intake table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import structlog
+
+from streams.codec import Origin, dead_letter_payload
+from streams.handlers import intake
+from streams.retry import until_done
+
+log = structlog.get_logger("safeguard.intake")
+
+
+def register(pipeline) -> None:  # type: ignore[no-untyped-def]
+    app, topology, settings = pipeline.app, pipeline.topology, pipeline.settings
+    inbound = app.topic(*(spec.name for spec in topology.inbound), value_serializer="raw", key_serializer="raw")
+    accepted = app.topic(topology.accepted.name, value_serializer="raw", key_serializer="raw")
+    allowed = {spec.name: spec.event_types for spec in topology.inbound}
+
+    @app.agent(inbound, name="safeguard.intake")
+    async def intake_agent(stream):  # type: ignore[no-untyped-def]
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_within_seconds):
+            started = time.perf_counter()
+            messages = [(e.message.value, Origin(e.message.topic, e.message.partition, e.message.offset, e.message.key))
+                        for e in events]
+            result = await until_done("intake", intake, pipeline.engine, pipeline.policy, settings, messages, allowed)
+            sends = [await accepted.send(key=key, value=value) for key, value in result.forward]
+            for letter in result.dead_letters:
+                sends.append(await app.topic(letter.origin.topic + ".dlq", value_serializer="raw", key_serializer="raw")
+                             .send(key=letter.dead_letter_id.encode(), value=dead_letter_payload(letter)))
+                log.warning("event.parked", dead_letter_id=letter.dead_letter_id, event_id=letter.event_id,
+                            event_type=letter.event_type, topic=letter.origin.topic, partition=letter.origin.partition,
+                            offset=letter.origin.offset, reason=letter.reason[:300], field_path=letter.field_path)
+            await asyncio.gather(*sends)
+            log.info("intake.batch", messages=len(messages), forwarded=len(result.forward),
+                     parked=len(result.dead_letters), duplicates=result.duplicates,
+                     ms=round((time.perf_counter() - started) * 1000, 1))

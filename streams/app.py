@@ -1,0 +1,59 @@
+"""Builds the Faust app, and nothing else: one settings object in, one configured app out.
+
+Inputs: ``Settings`` and the broker address in force. Outputs: a ``Pipeline`` holding the
+``faust.App``, the topology, the store engine, the policy and the sinks, with the intake and
+router agents registered explicitly. Guarantee: no autodiscovery, so an import error in an
+agent module fails start-up instead of silently dropping the agent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faust
+from sqlalchemy import Engine
+
+from sinks.destinations import Sink, build_sinks
+from sinks.store import make_engine
+from streams import broker_quirks
+from streams.policy import Policy
+from streams.settings import Settings
+from streams.topics import Topology
+
+
+@dataclass
+class Pipeline:
+    app: faust.App
+    settings: Settings
+    topology: Topology
+    engine: Engine
+    policy: Policy
+    sinks: dict[str, Sink]
+
+
+def create_pipeline(settings: Settings, broker: str) -> Pipeline:
+    """A configured app with every agent registered; ``broker`` is ``host:port[,host:port]``."""
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{address}" for address in broker.split(",")],
+        store="memory://",
+        autodiscover=False,
+        web_enabled=False,
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        blocking_timeout=settings.blocking_timeout_seconds,
+        **broker_quirks.faust_settings(settings),
+    )
+    policy = Policy.load(settings.policy_file)
+    pipeline = Pipeline(app=app, settings=settings, topology=Topology.from_settings(settings),
+                        engine=make_engine(settings.database), policy=policy, sinks=build_sinks(policy))
+    from streams.agents import intake, router
+
+    intake.register(pipeline)
+    router.register(pipeline)
+    return pipeline
+
+
+EXPECTED_AGENTS = ("safeguard.intake", "safeguard.router")

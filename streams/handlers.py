@@ -1,0 +1,168 @@
+"""The two units of work of the pipeline, as plain functions tested without Faust.
+
+``intake``: raw messages -> validated events recorded in ``intake_event`` (or parked as dead
+letters, with an operator alert); returns what to forward to the accepted topic and to the
+dead-letter topics. ``route``: accepted events -> state updates, policy-planned deliveries
+written to their sinks with audit lines, and the intake row marked processed, all in one
+transaction. Guarantees: neither raises on bad input; both are idempotent, so at-least-once
+redelivery after a crash neither loses nor duplicates anything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import structlog
+from pydantic import ValidationError
+from sqlalchemy import Engine, update
+from sqlmodel import Session, select
+
+from schemas import parse_event
+from sinks.destinations import Sink, SinkRefused
+from sinks.models import INTAKE_ACCEPTED, INTAKE_PROCESSED, DeadLetterRecord, IntakeEvent
+from sinks.store import insert_ignoring_duplicates
+from streams.codec import Accepted, DeadLetter, Origin, decode
+from streams.keys import partition_key
+from streams.policy import PlannedDelivery, Policy
+from streams.settings import Settings
+from streams.state import StoreContext
+
+log = structlog.get_logger("safeguard.handlers")
+
+
+@dataclass
+class IntakeResult:
+    forward: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, canonical JSON) for the accepted topic
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    duplicates: int = 0
+
+
+@dataclass
+class RouteResult:
+    processed: int = 0
+    skipped: int = 0
+    delivered: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    parked: list[DeadLetter] = field(default_factory=list)
+
+
+def intake(engine: Engine, policy: Policy, settings: Settings, messages: list[tuple[bytes | None, Origin]],
+           allowed_types: dict[str, tuple[str, ...]]) -> IntakeResult:
+    """Validate and record a batch of raw messages from inbound topics."""
+    result = IntakeResult()
+    accepted: dict[str, Accepted] = {}
+    for raw, origin in messages:
+        outcome = decode(raw, origin, max_bytes=settings.max_message_bytes, allowed_types=allowed_types.get(origin.topic, ()))
+        if isinstance(outcome, DeadLetter):
+            result.dead_letters.append(outcome)
+        elif str(outcome.event.event_id) in accepted:
+            result.duplicates += 1  # the same event twice in one batch
+        else:
+            accepted[str(outcome.event.event_id)] = outcome
+    now = datetime.now(timezone.utc)
+    with Session(engine) as session:
+        known = {row.event_id: row for row in session.exec(
+            select(IntakeEvent).where(IntakeEvent.event_id.in_(list(accepted))))} if accepted else {}  # type: ignore[attr-defined]
+        rows = []
+        for event_id, item in accepted.items():
+            previous = known.get(event_id)
+            if previous is not None and previous.content_hash != item.content_hash:
+                result.dead_letters.append(DeadLetter(
+                    raw_of(item), item.origin, f"event_id: {event_id} was already accepted with different content; "
+                    "an event_id identifies one event and may not be reused", field_path="event_id",
+                    event_id=event_id, event_type=item.event.event_type))  # type: ignore[attr-defined]
+                continue
+            if previous is not None:
+                result.duplicates += 1
+                if previous.status == INTAKE_PROCESSED:
+                    continue
+            else:
+                rows.append(_intake_row(item, now))
+            result.forward.append((partition_key(item.event), item.canonical_json.encode()))
+        insert_ignoring_duplicates(session, IntakeEvent, rows, ["event_id"])
+        park(session, policy, result.dead_letters, now)
+        session.commit()
+    return result
+
+
+def raw_of(item: Accepted) -> bytes:
+    return item.canonical_json.encode()
+
+
+def _intake_row(item: Accepted, now: datetime) -> dict:
+    event = item.event
+    return {
+        "event_id": str(event.event_id), "event_type": event.event_type,  # type: ignore[attr-defined]
+        "topic": item.origin.topic, "partition": item.origin.partition, "offset": item.origin.offset,
+        "key": partition_key(event).decode(), "content_hash": item.content_hash, "payload": item.canonical_json,
+        "occurred_at": event.occurred_at, "accepted_at": now, "status": INTAKE_ACCEPTED, "processed_at": None,
+    }
+
+
+def park(session: Session, policy: Policy, letters: list[DeadLetter], now: datetime) -> None:
+    """Record dead letters and tell operators (identifiers and reasons only), idempotently."""
+    if not letters:
+        return
+    insert_ignoring_duplicates(session, DeadLetterRecord, [{
+        "dead_letter_id": letter.dead_letter_id, "topic": letter.origin.topic, "partition": letter.origin.partition,
+        "offset": letter.origin.offset, "event_id": letter.event_id, "event_type": letter.event_type,
+        "reason": letter.reason, "field_path": letter.field_path, "errors_json": json.dumps(letter.errors),
+        "original": letter.original, "parked_at": now, "replayed_at": None,
+    } for letter in letters], ["dead_letter_id"])
+    from sinks.destinations import build_sinks
+
+    alerts = [policy.plan_operational("dead_letter_alert", letter.dead_letter_id, {
+        "alert": "input parked on a dead-letter topic", "dead_letter_id": letter.dead_letter_id,
+        "topic": letter.origin.topic, "partition": letter.origin.partition, "offset": letter.origin.offset,
+        "event_id": letter.event_id, "event_type": letter.event_type, "reason": letter.reason, "field_path": letter.field_path,
+    }) for letter in letters]
+    build_sinks(policy)["alerts"].write(session, alerts, actor="safeguard.intake")
+
+
+def route(engine: Engine, policy: Policy, settings: Settings, sinks: dict[str, Sink],
+          messages: list[tuple[bytes | None, Origin]]) -> RouteResult:
+    """Apply state, plan and write deliveries, and mark events processed, in one transaction."""
+    result = RouteResult()
+    now = datetime.now(timezone.utc)
+    with Session(engine) as session:
+        context = StoreContext(session, settings)
+        pending: dict[str, list[PlannedDelivery]] = defaultdict(list)
+        done: list[str] = []
+        for raw, origin in messages:
+            try:
+                event = parse_event(raw or b"")
+            except ValidationError as exc:
+                result.parked.append(DeadLetter(raw or b"", origin, f"accepted event no longer validates: {exc.errors()[0]['msg']}"))
+                continue
+            event_id = str(event.event_id)
+            status = session.get(IntakeEvent, event_id)
+            if status is not None and status.status == INTAKE_PROCESSED:
+                result.skipped += 1
+                continue
+            context.apply(event)
+            planned = policy.plan(event, context)
+            try:
+                for delivery in planned:
+                    sinks[delivery.sink].check(delivery)
+            except SinkRefused as exc:
+                # Nothing of this event is delivered: a policy/view mismatch must not over-share.
+                result.parked.append(DeadLetter(raw or b"", origin, f"sharing refused: {exc}",
+                                                event_id=event_id, event_type=event.event_type))  # type: ignore[attr-defined]
+                continue
+            for delivery in planned:
+                pending[delivery.sink].append(delivery)
+            done.append(event_id)
+            log.info("event.routed", event_id=event_id, event_type=event.event_type,  # type: ignore[attr-defined]
+                     topic=origin.topic, partition=origin.partition, offset=origin.offset,
+                     deliveries=len(planned), rules=sorted({d.rule for d in planned}))
+        for sink_name, batch in pending.items():
+            result.delivered[sink_name] += sinks[sink_name].write(session, batch, actor="safeguard.router")
+        if done:
+            session.exec(update(IntakeEvent).where(IntakeEvent.event_id.in_(done))  # type: ignore[attr-defined, call-overload]
+                         .values(status=INTAKE_PROCESSED, processed_at=now))
+        park(session, policy, result.parked, now)
+        session.commit()
+    result.processed = len(done)
+    return result

@@ -1,0 +1,341 @@
+"""The sharing policy engine: which recipients receive which fields of an event.
+
+Inputs: the policy file (TOML, see ``sharing_policy.toml``), a validated event and a
+``RoutingContext`` (area recipients and state lookups). Outputs: ``PlannedDelivery`` objects
+carrying the rule id, policy version, recipient and exactly the allowed content. Guarantee:
+content is built from allow-lists only (never by removing fields), and the delivery id is a
+deterministic function of event, rule, recipient and child, so replays plan the same ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from schemas import Envelope, PersonRef
+from schemas.events import PpnSubmitted
+from streams.keys import children_of, person_key
+
+SINKS = ("childrens_services", "health", "education", "police", "audit", "alerts")
+DELIVERY_NAMESPACE = uuid.UUID("6f1c2f7e-3d7a-4c55-9a53-0b7f3c1d2e10")
+VOICE_LINE_MAX = 280
+
+
+class PolicyError(ValueError):
+    """The policy file is malformed or names something the engine does not know."""
+
+
+class RoutingContext(Protocol):
+    """What the engine needs to know beyond the event itself."""
+
+    def area_recipient(self, which: str) -> str: ...
+    def register_change_is_current(self, event: Envelope) -> bool: ...
+    def flag_for(self, child: PersonRef) -> dict[str, Any] | None: ...
+    def referrer_of(self, reference: str) -> tuple[str, str] | None: ...
+
+
+@dataclass(frozen=True)
+class View:
+    name: str
+    event_fields: tuple[str, ...] = ()
+    child_fields: tuple[str, ...] = ()
+    derived: tuple[str, ...] = ()
+
+    def allowed_keys(self) -> frozenset[str]:
+        keys = set(self.event_fields) | set(self.derived)
+        if self.child_fields:
+            keys.add("child")
+        return frozenset(keys)
+
+
+FULL_VIEW = View("full")
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    event_types: tuple[str, ...]
+    sink: str
+    recipient: str
+    per: str
+    view: View
+    when: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlannedDelivery:
+    """One delivery the policy allows, before it is written to its sink."""
+
+    delivery_id: str
+    sink: str
+    recipient: str
+    rule: str
+    policy_version: str
+    source_event_id: str
+    source_event_type: str
+    subject_key: str | None
+    content: dict[str, Any] = field(hash=False)
+
+
+@dataclass(frozen=True)
+class OperationsRule:
+    """A rule for an operational alert: fixed sink and recipient, an allow-list of fields."""
+
+    id: str
+    sink: str
+    recipient: str
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Policy:
+    version: str
+    rules: tuple[Rule, ...]
+    digest: str
+    operations: dict[str, OperationsRule] = field(default_factory=dict, hash=False)
+
+    @classmethod
+    def load(cls, path: Path) -> Policy:
+        """Read and check a policy file; raises ``PolicyError`` naming the rule and the problem."""
+        text = path.read_bytes()
+        try:
+            data = tomllib.loads(text.decode())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise PolicyError(f"{path}: not valid TOML: {exc}") from exc
+        version = data.get("version")
+        if not isinstance(version, str) or not version:
+            raise PolicyError(f"{path}: 'version' must be a non-empty string")
+        views = {"full": FULL_VIEW}
+        for name, spec in data.get("views", {}).items():
+            views[name] = View(name, tuple(spec.get("event_fields", ())), tuple(spec.get("child_fields", ())),
+                               tuple(spec.get("derived", ())))
+            unknown = set(views[name].derived) - set(DERIVED)
+            if unknown:
+                raise PolicyError(f"view {name}: unknown derived field(s) {sorted(unknown)}")
+        rules, seen = [], set()
+        for spec in data.get("rules", []):
+            rules.append(_rule_from(spec, views, seen))
+        operations = {}
+        for name, spec in data.get("operations", {}).items():
+            if spec.get("sink") not in SINKS or not spec.get("id") or not spec.get("fields"):
+                raise PolicyError(f"operations.{name}: needs id, a known sink and fields")
+            operations[name] = OperationsRule(spec["id"], spec["sink"], spec.get("recipient", "operators"), tuple(spec["fields"]))
+        if "dead_letter_alert" not in operations:
+            raise PolicyError("the policy must define [operations.dead_letter_alert]")
+        return cls(version=version, rules=tuple(rules), digest=hashlib.sha256(text).hexdigest()[:16], operations=operations)
+
+    def rules_for(self, event_type: str) -> list[Rule]:
+        return [rule for rule in self.rules if event_type in rule.event_types]
+
+    def allowed_keys(self, sink: str) -> frozenset[str] | None:
+        """Every content key some rule may send to ``sink``; ``None`` when a rule sends the full event."""
+        keys: set[str] = set()
+        for rule in self.rules:
+            if rule.sink == sink:
+                if rule.view is FULL_VIEW:
+                    return None
+                keys |= rule.view.allowed_keys()
+        for operation in self.operations.values():
+            if operation.sink == sink:
+                keys |= set(operation.fields)
+        return frozenset(keys)
+
+    def plan_operational(self, name: str, key: str, values: dict[str, Any]) -> PlannedDelivery:
+        """A delivery for operational alert ``name``; ``key`` makes it unique and idempotent."""
+        rule = self.operations[name]
+        content = {k: values[k] for k in rule.fields if values.get(k) is not None}
+        return PlannedDelivery(
+            delivery_id=str(uuid.uuid5(DELIVERY_NAMESPACE, f"{rule.id}|{key}")), sink=rule.sink, recipient=rule.recipient,
+            rule=rule.id, policy_version=self.version, source_event_id=str(values.get("event_id") or ""),
+            source_event_type=str(values.get("event_type") or ""), subject_key=None, content=content)
+
+    def plan(self, event: Envelope, context: RoutingContext) -> list[PlannedDelivery]:
+        """Every delivery this policy allows for ``event``."""
+        planned: list[PlannedDelivery] = []
+        event_data = event.model_dump(mode="json")
+        for rule in self.rules_for(event.event_type):  # type: ignore[attr-defined]
+            subjects: list[PersonRef | None] = list(children_of(event)) if rule.per == "child" else [None]
+            for child in subjects:
+                if not all(CONDITIONS[name](event, child, context) for name in rule.when):
+                    continue
+                recipient = RECIPIENTS[rule.recipient](event, child, context)
+                if not recipient:
+                    continue
+                content = event_data if rule.view is FULL_VIEW else _project(rule.view, event, event_data, child, context)
+                subject = person_key(child, event.source.organisation_code) if child is not None else None
+                planned.append(self._delivery(rule, event, recipient, subject, content))
+        return planned
+
+    def _delivery(self, rule: Rule, event: Envelope, recipient: str, subject: str | None, content: dict) -> PlannedDelivery:
+        basis = f"{event.event_id}|{rule.id}|{recipient}|{subject or ''}"
+        return PlannedDelivery(
+            delivery_id=str(uuid.uuid5(DELIVERY_NAMESPACE, basis)), sink=rule.sink, recipient=recipient, rule=rule.id,
+            policy_version=self.version, source_event_id=str(event.event_id),
+            source_event_type=event.event_type, subject_key=subject, content=content)  # type: ignore[attr-defined]
+
+
+def _rule_from(spec: dict, views: dict[str, View], seen: set[str]) -> Rule:
+    rule_id = spec.get("id")
+    if not isinstance(rule_id, str) or not rule_id or rule_id in seen:
+        raise PolicyError(f"rule {rule_id!r}: every rule needs a unique string id")
+    seen.add(rule_id)
+    types = spec.get("event_type")
+    types = (types,) if isinstance(types, str) else tuple(types or ())
+    from schemas import EVENT_TYPES
+
+    problems = [f"unknown event_type {t!r}" for t in types if t not in EVENT_TYPES]
+    if not types:
+        problems.append("no event_type")
+    if spec.get("sink") not in SINKS:
+        problems.append(f"unknown sink {spec.get('sink')!r}")
+    if spec.get("recipient") not in RECIPIENTS:
+        problems.append(f"unknown recipient {spec.get('recipient')!r}")
+    if spec.get("per") not in ("event", "child"):
+        problems.append("per must be 'event' or 'child'")
+    if spec.get("view") not in views:
+        problems.append(f"unknown view {spec.get('view')!r}")
+    problems += [f"unknown condition {c!r}" for c in spec.get("when", ()) if c not in CONDITIONS]
+    if problems:
+        raise PolicyError(f"rule {rule_id}: " + "; ".join(problems))
+    return Rule(rule_id, types, spec["sink"], spec["recipient"], spec["per"], views[spec["view"]], tuple(spec.get("when", ())))
+
+
+def _project(view: View, event: Envelope, event_data: dict, child: PersonRef | None, context: RoutingContext) -> dict[str, Any]:
+    content: dict[str, Any] = {}
+    for name in view.event_fields:
+        if event_data.get(name) is not None:
+            content[name] = event_data[name]
+    if view.child_fields and child is not None:
+        child_data = child.model_dump(mode="json")
+        content["child"] = {name: child_data[name] for name in view.child_fields
+                            if child_data.get(name) not in (None, [], "")}
+    for name in view.derived:
+        value = DERIVED[name](event, child, context)
+        if value is not None:
+            content[name] = value
+    return content
+
+
+# --- conditions, recipients and derived values named by the policy file ------------------------
+
+def _age(event: Envelope, child: PersonRef | None) -> int | None:
+    return None if child is None else child.age_on(event.occurred_at.date())
+
+
+def _has_school(child: PersonRef | None) -> bool:
+    return child is not None and child.school is not None and not child.home_educated
+
+
+def _referrer_agency(event: Envelope, context: RoutingContext) -> str | None:
+    found = context.referrer_of(getattr(event, "referral_reference", ""))
+    return found[0] if found else None
+
+
+CONDITIONS: dict[str, Callable[[Envelope, PersonRef | None, RoutingContext], bool]] = {
+    "child_has_school": lambda e, c, x: _has_school(c),
+    "child_without_school": lambda e, c, x: c is not None and not _has_school(c),
+    "child_under_5": lambda e, c, x: (a := _age(e, c)) is not None and a < 5,
+    "child_of_school_age": lambda e, c, x: (a := _age(e, c)) is not None and 4 <= a <= 16,
+    "source_is_care_provider": lambda e, c, x: e.source.agency.value == "care_provider",
+    "source_is_education": lambda e, c, x: e.source.agency.value == "education",
+    "register_change_is_current": lambda e, c, x: x.register_change_is_current(e),
+    "child_flagged": lambda e, c, x: c is not None and x.flag_for(c) is not None,
+    "referrer_is_police": lambda e, c, x: _referrer_agency(e, x) == "police",
+    "referrer_is_health": lambda e, c, x: _referrer_agency(e, x) == "health",
+    "referrer_is_education": lambda e, c, x: _referrer_agency(e, x) == "education",
+    "referrer_unknown": lambda e, c, x: _referrer_agency(e, x) is None,
+}
+
+
+def _school_code(event: Envelope, child: PersonRef | None, context: RoutingContext) -> str | None:
+    return child.school.code if child is not None and child.school is not None else None
+
+
+def _register_authority(event: Envelope, child: PersonRef | None, context: RoutingContext) -> str | None:
+    flag = context.flag_for(child) if child is not None else None
+    return flag["local_authority"]["code"] if flag else None
+
+
+def _referrer_code(event: Envelope, child: PersonRef | None, context: RoutingContext) -> str | None:
+    found = context.referrer_of(getattr(event, "referral_reference", ""))
+    return found[1] if found else None
+
+
+def _area_local_authority(event: Envelope, child: PersonRef | None, context: RoutingContext) -> str:
+    authority = getattr(event, "local_authority", None)
+    return authority.code if authority is not None else context.area_recipient("local_authority")
+
+
+RECIPIENTS: dict[str, Callable[[Envelope, PersonRef | None, RoutingContext], str | None]] = {
+    "area_local_authority": _area_local_authority,
+    "area_health_board": lambda e, c, x: x.area_recipient("health_board"),
+    "area_police_force": lambda e, c, x: x.area_recipient("police_force"),
+    "child_school": _school_code,
+    "register_local_authority": _register_authority,
+    "referrer": _referrer_code,
+}
+
+
+def _police_reference(event: Envelope, child: PersonRef | None, context: RoutingContext) -> str | None:
+    if isinstance(event, PpnSubmitted):
+        return event.incident_reference or event.ppn_reference
+    return getattr(event, "incident_reference", None) or event.source.reference
+
+
+def _voice_line(event: Envelope, child: PersonRef | None, context: RoutingContext) -> str | None:
+    voice = getattr(event, "voice_of_child", None)
+    if voice is None:
+        return None
+    text = voice.words or voice.appearance or voice.activity or voice.relationships or voice.environment
+    if not text:
+        return None
+    line = " ".join(text.split())
+    return line if len(line) <= VOICE_LINE_MAX else line[: VOICE_LINE_MAX - 1] + "…"
+
+
+def _police_contact(event: Envelope, child: PersonRef | None, context: RoutingContext) -> dict[str, Any]:
+    contact: dict[str, Any] = {"organisation": event.source.organisation, "organisation_code": event.source.organisation_code}
+    officer = getattr(event, "officer", None)
+    if officer is not None:
+        contact.update({k: v for k, v in officer.model_dump(mode="json").items() if v is not None})
+    return contact
+
+
+def _register_action(event: Envelope, child: PersonRef | None, context: RoutingContext) -> str:
+    return {"cpr.registered": "set", "cpr.amended": "update", "cpr.deregistered": "remove"}[event.event_type]  # type: ignore[attr-defined]
+
+
+def _register_key_worker(event: Envelope, child: PersonRef | None, context: RoutingContext) -> dict | None:
+    flag = context.flag_for(child) if child is not None else None
+    if not flag:
+        return None
+    return {"local_authority": flag.get("local_authority"), "key_worker": flag.get("key_worker"),
+            "plan_reference": flag.get("plan_reference")}
+
+
+def _why_not_school(event: Envelope, child: PersonRef | None, context: RoutingContext) -> str:
+    if child is not None and child.home_educated:
+        return "home_educated"
+    return "no_known_school"
+
+
+def _unmatched_alert(event: Envelope, child: PersonRef | None, context: RoutingContext) -> str:
+    return "referral outcome names a referral this pipeline has not seen; the referrer cannot be told automatically"
+
+
+DERIVED: dict[str, Callable[[Envelope, PersonRef | None, RoutingContext], Any]] = {
+    "police_reference": _police_reference,
+    "voice_of_child_line": _voice_line,
+    "police_contact": _police_contact,
+    "register_action": _register_action,
+    "register_key_worker": _register_key_worker,
+    "why_not_school": _why_not_school,
+    "alert": _unmatched_alert,
+}
+
+__all__ = ["Policy", "PolicyError", "PlannedDelivery", "RoutingContext", "SINKS"]

@@ -1,0 +1,61 @@
+"""The one settings object: every knob the pipeline has, read from ``SAFEGUARD_*`` variables.
+
+Inputs: environment variables (prefix ``SAFEGUARD_``), an optional ``.env`` file, and CLI
+overrides passed as keyword arguments. Outputs: a frozen ``Settings``. Guarantee: no other
+module reads the environment; secrets (tokens, passwords) only ever come from here.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_POLICY_FILE = Path(__file__).with_name("sharing_policy.toml")
+
+
+class Settings(BaseSettings):
+    """Pipeline settings; field ``x`` is read from ``SAFEGUARD_X``."""
+
+    model_config = SettingsConfigDict(env_prefix="SAFEGUARD_", env_file=".env", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(default=Path("var"), description="Where SQLite files, logs and the runtime file live.")
+    broker_url: str | None = Field(default=None, description="kafka://HOST:PORT[,HOST:PORT]; unset = embedded broker.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; unset = SQLite under data_dir.")
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8765, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=32, description="Worker processes started by `safeguard up`.")
+    partitions: int = Field(default=6, ge=1, le=256, description="Partitions per topic when topics are created.")
+    replication_factor: int = Field(default=1, ge=1, le=5)
+    max_message_bytes: int = Field(default=1_048_576, ge=1024, description="Larger messages are dead-lettered.")
+    policy_file: Path = Field(default=DEFAULT_POLICY_FILE, description="The sharing policy (data, versioned).")
+    app_id: str = Field(default="safeguard", pattern=r"^[a-z][a-z0-9_-]{0,40}$",
+                        description="Consumer group prefix; distinct ids let pipelines share a broker.")
+    topic_prefix: str = Field(default="safeguarding", pattern=r"^[a-z][a-z0-9_.-]{0,40}$")
+    # The area this deployment serves: who receives what the policy sends to "the" local
+    # authority, health board and police force when an event does not name its own.
+    area_local_authority_code: str = "W06000023"
+    area_local_authority_name: str = "Powys County Council"
+    area_health_board_code: str = "7A7"
+    area_health_board_name: str = "Powys Teaching Health Board"
+    area_police_force_code: str = "DPP"
+    area_police_force_name: str = "Dyfed-Powys Police"
+    batch_size: int = Field(default=500, ge=1, le=10_000, description="Events per agent batch.")
+    batch_within_seconds: float = Field(default=0.05, gt=0, le=10)
+    session_timeout_seconds: float = Field(default=10.0, ge=1)
+    blocking_timeout_seconds: float | None = Field(default=None, description="Faust blocking detector (dev/CI).")
+    drain_timeout_seconds: float = Field(default=30.0, ge=0, description="How long `up` waits for in-flight events on stop.")
+    log_level: str = "INFO"
+    log_json: bool | None = Field(default=None, description="JSON logs; unset = JSON unless stderr is a terminal.")
+
+    @cached_property
+    def database(self) -> str:
+        """The SQLAlchemy URL in force."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'safeguard.db').resolve()}"
+
+    @cached_property
+    def runtime_file(self) -> Path:
+        """Where a running `safeguard up` records its broker and web addresses."""
+        return self.data_dir / "runtime.json"

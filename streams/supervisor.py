@@ -1,0 +1,171 @@
+"""`safeguard up`: broker, topics, replay, workers and web server, started and stopped together.
+
+Inputs: ``Settings`` (embedded defaults, or ``broker_url``/``database_url`` for a real
+cluster and database). Outputs: a running pipeline until SIGINT/SIGTERM, a runtime file other
+commands use to find it, and a clean stop. Guarantees: accepted-but-unprocessed events are
+replayed from the intake table on start (the embedded broker forgets topics when it stops);
+a worker that dies is restarted; on stop, in-flight events are drained before the broker goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import structlog
+from aiohttp import web
+from sqlmodel import Session, select
+
+from sinks.models import INTAKE_ACCEPTED, IntakeEvent
+from sinks.store import make_engine
+from streams import admin
+from streams.embedded_broker import EmbeddedBroker
+from streams.publisher import send_raw
+from streams.settings import Settings
+from streams.topics import Topology
+from streams.web import build_web_app
+from streams.worker import broker_address
+
+log = structlog.get_logger("safeguard.up")
+WORKER_RESTART_DELAY_SECONDS = 2.0
+
+
+def replay_unprocessed(engine, topology: Topology, bootstrap: str) -> int:  # type: ignore[no-untyped-def]
+    """Re-send every accepted-but-unprocessed event to the accepted topic; returns how many."""
+    with Session(engine) as session:
+        rows = session.exec(select(IntakeEvent.key, IntakeEvent.payload).where(IntakeEvent.status == INTAKE_ACCEPTED)).all()
+    if rows:
+        send_raw([(topology.accepted.name, (key or "").encode(), payload.encode()) for key, payload in rows], bootstrap)
+    return len(rows)
+
+
+def read_runtime(settings: Settings) -> dict | None:
+    """The runtime record of a `safeguard up` using this data directory, if its process is alive."""
+    try:
+        runtime = json.loads(settings.runtime_file.read_text())
+        os.kill(int(runtime["pid"]), 0)
+        return runtime
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+class Supervisor:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.topology = Topology.from_settings(settings)
+        self.engine = make_engine(settings.database)
+        self.broker: EmbeddedBroker | None = None
+        self.bootstrap = broker_address(settings.broker_url) if settings.broker_url else ""
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.stopping = asyncio.Event()
+
+    def start_broker(self) -> None:
+        if not self.bootstrap:
+            self.broker = EmbeddedBroker(self.settings.data_dir / "logs").start()
+            self.bootstrap = self.broker.address
+        admin.ensure_topics(self.bootstrap, self.topology, self.settings.replication_factor)
+
+    def spawn_worker(self, index: int) -> subprocess.Popen[bytes]:
+        env = {**os.environ, "SAFEGUARD_BROKER_URL": f"kafka://{self.bootstrap}", "SAFEGUARD_DATABASE_URL": self.settings.database,
+               "SAFEGUARD_DATA_DIR": str(self.settings.data_dir), "SAFEGUARD_APP_ID": self.settings.app_id,
+               "SAFEGUARD_TOPIC_PREFIX": self.settings.topic_prefix, "SAFEGUARD_POLICY_FILE": str(self.settings.policy_file)}
+        log_path = self.settings.data_dir / "logs" / f"worker-{index}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        return subprocess.Popen([sys.executable, "-m", "streams.worker"], env=env, stdin=subprocess.DEVNULL,
+                                stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True)  # noqa: SIM115
+
+    def is_ready(self) -> tuple[bool, str]:
+        alive = sum(1 for worker in self.workers if worker.poll() is None)
+        if self.broker is not None and self.broker.process is not None and self.broker.process.poll() is not None:
+            return False, "embedded broker has stopped"
+        if alive < len(self.workers) or not self.workers:
+            return False, f"{alive}/{len(self.workers)} workers running"
+        return True, f"{alive} workers running"
+
+    async def run(self, demo: bool = False) -> None:
+        settings = self.settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if read_runtime(settings):
+            raise SystemExit(f"a pipeline is already running with data directory {settings.data_dir}; stop it or use --data-dir")
+        await asyncio.to_thread(self.start_broker)
+        replayed = await asyncio.to_thread(replay_unprocessed, self.engine, self.topology, self.bootstrap)
+        self.workers = [self.spawn_worker(i) for i in range(settings.workers)]
+        runner = web.AppRunner(build_web_app(self.engine, self.is_ready), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, settings.web_host, settings.web_port)
+        await site.start()
+        port = runner.addresses[0][1]
+        url = f"http://{settings.web_host}:{port}/"
+        settings.runtime_file.write_text(json.dumps({
+            "pid": os.getpid(), "broker": self.bootstrap, "database": settings.database, "web_url": url,
+            "app_id": settings.app_id, "topic_prefix": settings.topic_prefix,
+            "started_at": datetime.now(timezone.utc).isoformat()}))
+        print(f"safeguard pipeline up: dashboard {url}  broker {self.bootstrap}  database {settings.database}", flush=True)
+        log.info("pipeline.up", web_url=url, broker=self.bootstrap, workers=settings.workers, replayed=replayed)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stopping.set)
+        if demo:
+            asyncio.create_task(self.publish_demo())
+        try:
+            await self.watch_workers()
+        finally:
+            await self.shutdown(runner)
+
+    async def publish_demo(self) -> None:
+        from streams import demo
+
+        report = await asyncio.to_thread(demo.publish_demo_day, self.topology, self.bootstrap)
+        print(f"demo day published: {report}", flush=True)
+
+    async def watch_workers(self) -> None:
+        while not self.stopping.is_set():
+            for index, worker in enumerate(self.workers):
+                if worker.poll() is not None:
+                    log.error("worker.died", index=index, returncode=worker.returncode)
+                    await asyncio.sleep(WORKER_RESTART_DELAY_SECONDS)
+                    self.workers[index] = self.spawn_worker(index)
+            try:
+                await asyncio.wait_for(self.stopping.wait(), timeout=1.0)
+            except asyncio.TimeoutError:
+                pass
+
+    async def drain(self) -> None:
+        """Wait (bounded) until the workers have committed everything published so far."""
+        deadline = time.monotonic() + self.settings.drain_timeout_seconds
+        topics = [spec.name for spec in self.topology.all_specs]
+        while time.monotonic() < deadline:
+            try:
+                lag = await asyncio.to_thread(admin.consumer_lag, self.bootstrap, self.settings.app_id, topics)
+            except Exception as exc:  # noqa: BLE001 - broker trouble on the way out: stop anyway
+                log.warning("drain.failed", error=type(exc).__name__)
+                return
+            if sum(lag.values()) == 0:
+                return
+            await asyncio.sleep(0.5)
+        log.warning("drain.timeout", seconds=self.settings.drain_timeout_seconds)
+
+    async def shutdown(self, runner: web.AppRunner) -> None:
+        print("stopping: draining in-flight events…", flush=True)
+        if self.is_ready()[0]:
+            await self.drain()
+        for worker in self.workers:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+        for worker in self.workers:
+            try:
+                await asyncio.to_thread(worker.wait, 20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        await runner.cleanup()
+        if self.broker is not None:
+            self.broker.stop()
+        Path(self.settings.runtime_file).unlink(missing_ok=True)
+        print("stopped.", flush=True)

@@ -1,0 +1,77 @@
+"""Every topic, declared once: name, the event types it carries, and its dead-letter sibling.
+
+Inputs: ``Settings`` (prefix, partitions). Outputs: ``TopicSpec`` objects for the CLI, the
+admin step and the Faust app. Guarantee: nothing else invents topic names; topics are created
+explicitly with these partition counts, never by broker auto-create.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from streams.settings import Settings
+
+DEAD_LETTER_SUFFIX = ".dlq"
+
+# Inbound topic (without prefix) -> event types producers publish there. Keyed by the child so
+# that every event about one child is ordered on one partition.
+INBOUND: dict[str, tuple[str, ...]] = {
+    "ppn": ("ppn.submitted",),
+    "domestic-abuse": ("domestic_abuse.reported",),
+    "cpr": ("cpr.registered", "cpr.amended", "cpr.deregistered", "cpr.snapshot"),
+    "missing": ("missing.reported", "missing.returned"),
+    "unscheduled-care": ("unscheduled_care.attended",),
+    "referral-outcome": ("referral.outcome",),
+}
+ACCEPTED = "accepted"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One declared topic."""
+
+    name: str
+    partitions: int
+    event_types: tuple[str, ...]
+    description: str
+
+    @property
+    def dead_letter(self) -> str:
+        return self.name + DEAD_LETTER_SUFFIX
+
+
+@dataclass(frozen=True)
+class Topology:
+    """All topics of one pipeline instance."""
+
+    inbound: tuple[TopicSpec, ...]
+    accepted: TopicSpec
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Topology:
+        prefix = settings.topic_prefix
+        inbound = tuple(
+            TopicSpec(f"{prefix}.{name}", settings.partitions, types, f"Inbound {', '.join(types)} events from producers.")
+            for name, types in INBOUND.items()
+        )
+        accepted = TopicSpec(f"{prefix}.{ACCEPTED}", settings.partitions, tuple(t for s in inbound for t in s.event_types),
+                             "Validated events recorded in the intake store, awaiting routing.")
+        return cls(inbound=inbound, accepted=accepted)
+
+    @property
+    def all_specs(self) -> tuple[TopicSpec, ...]:
+        return (*self.inbound, self.accepted)
+
+    def all_names(self) -> list[str]:
+        """Every topic name including dead-letter siblings."""
+        return [name for spec in self.all_specs for name in (spec.name, spec.dead_letter)]
+
+    def topic_for(self, event_type: str) -> TopicSpec:
+        """The inbound topic a producer publishes ``event_type`` to; ``KeyError`` if unknown."""
+        for spec in self.inbound:
+            if event_type in spec.event_types:
+                return spec
+        raise KeyError(event_type)
+
+    def spec_named(self, name: str) -> TopicSpec | None:
+        return next((spec for spec in self.all_specs if spec.name == name), None)

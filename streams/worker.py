@@ -1,0 +1,35 @@
+"""A pipeline worker process: the Faust app with the intake and router agents.
+
+Inputs: settings from the environment (``SAFEGUARD_BROKER_URL`` must name the broker).
+Outputs: a running Faust worker in the app's consumer group. Guarantee: at-least-once
+processing with idempotent writes; several workers share the partitions of every topic.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import faust
+
+from streams import logs
+from streams.app import create_pipeline
+from streams.settings import Settings
+
+
+def broker_address(url: str) -> str:
+    """``kafka://h1:p1,h2:p2`` -> ``h1:p1,h2:p2``."""
+    return url.removeprefix("kafka://")
+
+
+def main() -> None:
+    settings = Settings()
+    if not settings.broker_url:
+        sys.exit("SAFEGUARD_BROKER_URL is not set: workers are started by `safeguard up` or pointed at a broker")
+    logs.configure(settings, process="worker")
+    pipeline = create_pipeline(settings, broker_address(settings.broker_url))
+    worker = faust.Worker(pipeline.app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()
