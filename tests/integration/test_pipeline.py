@@ -1,0 +1,157 @@
+"""End to end on the real embedded broker, driven only through the command-line contract."""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections import Counter
+
+import pytest
+from kafka import KafkaProducer
+
+from schemas.examples import example
+from tests.integration.conftest import cli, export, many_ppns, wait_for
+
+pytestmark = pytest.mark.integration
+
+SINKS = ("health", "education", "childrens_services", "police", "alerts")
+CONTRACT_FIELDS = {"delivery_id", "sink", "recipient", "rule", "policy_version", "source_event_id", "source_event_type",
+                   "master_person_id", "delivered_at", "content"}
+
+
+def delivery_keys(data_dir) -> Counter:
+    return Counter((line["source_event_id"], line["rule"], line["recipient"], line.get("subject_key"))
+                   for sink in SINKS for line in export(sink, data_dir))
+
+
+class TestPublishAndExport:
+    def test_examples_reach_every_sink_with_contract_fields(self, instance):
+        """Every example event is published; each sink's export shows its deliveries with the contract's fields."""
+        events = [example(t) for t in ("cpr.registered", "ppn.submitted", "domestic_abuse.reported", "missing.reported",
+                                       "referral.outcome")]
+        events.append(example("referral.outcome", referral_reference="PPN-NEVER-SEEN"))
+        result = instance.publish(events)
+        assert result.returncode == 0, result.stdout + result.stderr
+        wait_for(lambda: all(export(sink, instance.data_dir) for sink in SINKS), what="a delivery in every sink")
+        for sink in SINKS:
+            for line in export(sink, instance.data_dir):
+                assert CONTRACT_FIELDS <= set(line) and line["sink"] == sink
+        audit = export("audit", instance.data_dir)
+        assert len(audit) == sum(len(export(sink, instance.data_dir)) for sink in SINKS)
+        [notice] = export("education", instance.data_dir)
+        assert notice["recipient"] == "6662005" and "adults" not in notice["content"]
+
+    def test_publishing_the_same_file_twice_delivers_nothing_twice(self, instance):
+        """The second publication of the same events adds no delivery."""
+        events = [example("ppn.submitted"), example("domestic_abuse.reported")]
+        assert instance.publish(events, "same.jsonl").returncode == 0
+        first = wait_for(lambda: (keys := delivery_keys(instance.data_dir)) and sum(keys.values()) == 6 and keys,
+                         what="six deliveries")
+        assert instance.publish(events, "same.jsonl").returncode == 0
+        marker = example("referral.outcome", referral_reference="PPN-MARKER")  # arrives after the repeats
+        assert instance.publish([marker]).returncode == 0
+        wait_for(lambda: export("alerts", instance.data_dir), what="the marker alert")
+        again = delivery_keys(instance.data_dir)
+        assert max(again.values()) == 1
+        assert sum(again.values()) == sum(first.values()) + 1
+
+    def test_broken_lines_are_rejected_with_line_numbers_and_the_rest_published(self, instance):
+        """Bad lines are reported one per line with the reason, the exit status is non-zero, good lines still go."""
+        bad_nhs = example("unscheduled_care.attended")
+        bad_nhs["child"]["nhs_number"] = "9434765910"
+        lines = [example("ppn.submitted"), "{not json", example("missing.reported", risk_level="low"), bad_nhs]
+        result = instance.publish(lines)
+        assert result.returncode != 0
+        rejected = result.stdout.splitlines()
+        assert len(rejected) == 3
+        assert rejected[0].startswith("line 2: rejected") and "not valid JSON" in rejected[0]
+        assert rejected[1].startswith("line 3: rejected") and "never graded low risk" in rejected[1]
+        assert rejected[2].startswith("line 4: rejected") and "child.nhs_number" in rejected[2]
+        wait_for(lambda: len(export("childrens_services", instance.data_dir)) == 1, what="the good PPN delivered")
+
+
+class TestDeadLetters:
+    def test_raw_broken_messages_are_parked_listed_alerted_and_the_pipeline_goes_on(self, instance):
+        """Bytes a faulty producer sends straight to the broker are parked with reasons; later events still flow."""
+        producer = KafkaProducer(bootstrap_servers=instance.runtime["broker"], acks="all")
+        wrong_topic = json.dumps(example("cpr.registered")).encode()
+        for value in (b"\xff\xfe not utf-8", b'{"event_type": "ppn.submitted"', wrong_topic):
+            producer.send("safeguarding.ppn", value=value)
+        producer.flush()
+        producer.close()
+        assert instance.publish([example("ppn.submitted")]).returncode == 0
+        parked = wait_for(lambda: (rows := [json.loads(l) for l in cli("dlq", "list", data_dir=instance.data_dir).stdout.splitlines()])
+                          and len(rows) == 3 and rows, what="three dead letters")
+        reasons = " | ".join(row["reason"] for row in parked)
+        assert "UTF-8" in reasons and "not valid JSON" in reasons and "does not belong on topic safeguarding.ppn" in reasons
+        wait_for(lambda: len(export("alerts", instance.data_dir)) == 3, what="three dead-letter alerts")
+        wait_for(lambda: len(export("childrens_services", instance.data_dir)) == 1, what="the next PPN delivered")
+
+    def test_replay_sends_a_parked_message_back_through_intake(self, instance):
+        """`dlq replay` re-publishes the original bytes; a still-broken message is parked again under a new offset."""
+        producer = KafkaProducer(bootstrap_servers=instance.runtime["broker"], acks="all")
+        producer.send("safeguarding.missing", value=b"[]")
+        producer.flush()
+        producer.close()
+        [row] = wait_for(lambda: [json.loads(l) for l in cli("dlq", "list", data_dir=instance.data_dir).stdout.splitlines()],
+                         what="one dead letter")
+        result = cli("dlq", "replay", row["dead_letter_id"], data_dir=instance.data_dir)
+        assert result.returncode == 0, result.stderr
+        rows = wait_for(lambda: (r := [json.loads(l) for l in cli("dlq", "list", data_dir=instance.data_dir).stdout.splitlines()])
+                        and len(r) == 2 and r, what="the replayed message parked again")
+        assert rows[0]["replayed_at"] is not None
+
+
+class TestTopics:
+    def test_every_declared_topic_exists_with_its_partitions(self, instance):
+        """`safeguard topics` lists inbound, accepted and dead-letter topics, all created with 6 partitions."""
+        lines = cli("topics", data_dir=instance.data_dir, check=True).stdout.splitlines()
+        assert len(lines) == 14
+        assert all("6 partitions" in line for line in lines)
+        assert any(line.startswith("safeguarding.ppn.dlq:") for line in lines)
+
+
+class TestDurability:
+    def test_killing_the_worker_mid_stream_loses_and_duplicates_nothing(self, instance):
+        """kill -9 of the worker during a stream of 400 PPNs: after its restart every event is delivered exactly once."""
+        events = many_ppns(400)
+        assert instance.publish(events).returncode == 0
+        wait_for(lambda: export("childrens_services", instance.data_dir), interval=0.1, what="processing to start")
+        for _ in range(2):
+            [worker] = instance.runtime["worker_pids"]
+            import os
+
+            os.kill(worker, signal.SIGKILL)
+            wait_for(lambda: instance.runtime["worker_pids"] != [worker], what="the worker to be restarted")
+        keys = wait_for(lambda: (k := delivery_keys(instance.data_dir)) and sum(k.values()) >= 800 and k,
+                        timeout=120, what="800 deliveries")
+        assert sum(keys.values()) == 800, "lost or extra deliveries"
+        assert max(keys.values()) == 1, "a delivery was duplicated"
+        assert len(export("audit", instance.data_dir)) == 800
+
+    def test_stopping_and_starting_again_replays_accepted_events(self, tmp_path):
+        """kill -9 of the whole instance (broker included) mid-stream: on restart, every accepted event is routed once."""
+        from tests.integration.conftest import Instance
+
+        data_dir = tmp_path / "var"
+        first = Instance(data_dir).start()
+        try:
+            assert first.publish(many_ppns(600)).returncode == 0
+            wait_for(lambda: export("childrens_services", data_dir), interval=0.05, what="routing to start")
+        finally:
+            first.kill()
+        import sqlite3
+
+        with sqlite3.connect(data_dir / "safeguard.db") as db:
+            accepted, unprocessed = db.execute(
+                "select count(*), sum(status = 'accepted') from intake_event").fetchone()
+        second = Instance(data_dir).start()
+        try:
+            keys = wait_for(lambda: (k := delivery_keys(data_dir)) and sum(k.values()) >= 2 * accepted and k,
+                            timeout=120, what=f"deliveries for all {accepted} accepted events")
+            assert sum(keys.values()) == 2 * accepted and max(keys.values()) == 1
+            with sqlite3.connect(data_dir / "safeguard.db") as db:
+                assert db.execute("select count(*) from intake_event where status != 'processed'").fetchone()[0] == 0
+        finally:
+            second.stop()
+        print(f"accepted before the kill: {accepted}, of which unprocessed and replayed: {unprocessed}")
