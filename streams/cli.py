@@ -177,6 +177,33 @@ def cmd_dlq(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    """One worker process against a running broker (production: several, one consumer group)."""
+    import os
+
+    from streams import worker
+
+    settings = settings_from(args)
+    if not settings.broker_url:
+        raise CliError("worker needs --broker kafka://HOST:PORT (or SAFEGUARD_BROKER_URL)")
+    os.environ["SAFEGUARD_BROKER_URL"] = settings.broker_url  # the worker reads the settings object afresh
+    if settings.database_url:
+        os.environ["SAFEGUARD_DATABASE_URL"] = settings.database_url
+    sys.argv = [sys.argv[0], "worker"]
+    worker.main()
+    return 0
+
+
+def cmd_provision(args: argparse.Namespace) -> int:
+    """Create every declared topic that is missing (idempotent)."""
+    from streams.admin import ensure_topics
+
+    settings = settings_from(args)
+    created = ensure_topics(running_broker(settings), Topology.from_settings(settings), settings.replication_factor)
+    print(f"created {len(created)} topic(s): {', '.join(created) or 'none needed'}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from streams.demo import demo_day
 
@@ -217,6 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_argument("ids", nargs="*", help="dead-letter ids to replay")
     dlq.add_argument("--all", action="store_true", help="replay every dead letter not replayed yet")
     dlq.set_defaults(func=cmd_dlq)
+
+    worker = commands.add_parser("worker", parents=[common], help="run one worker against --broker")
+    worker.set_defaults(func=cmd_worker)
+
+    provision = commands.add_parser("provision", parents=[common], help="create the declared topics on --broker")
+    provision.set_defaults(func=cmd_provision)
 
     demo = commands.add_parser("demo", help="write the demo day as a JSON-lines file")
     demo.add_argument("out")

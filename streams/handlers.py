@@ -48,8 +48,8 @@ class RouteResult:
     parked: list[DeadLetter] = field(default_factory=list)
 
 
-def intake(engine: Engine, policy: Policy, settings: Settings, messages: list[tuple[bytes | None, Origin]],
-           allowed_types: dict[str, tuple[str, ...]]) -> IntakeResult:
+def intake(engine: Engine, policy: Policy, settings: Settings, sinks: dict[str, Sink],
+           messages: list[tuple[bytes | None, Origin]], allowed_types: dict[str, tuple[str, ...]]) -> IntakeResult:
     """Validate and record a batch of raw messages from inbound topics."""
     result = IntakeResult()
     accepted: dict[str, Accepted] = {}
@@ -70,7 +70,7 @@ def intake(engine: Engine, policy: Policy, settings: Settings, messages: list[tu
             previous = known.get(event_id)
             if previous is not None and previous.content_hash != item.content_hash:
                 result.dead_letters.append(DeadLetter(
-                    raw_of(item), item.origin, f"event_id: {event_id} was already accepted with different content; "
+                    item.canonical_json.encode(), item.origin, f"event_id: {event_id} was already accepted with different content; "
                     "an event_id identifies one event and may not be reused", field_path="event_id",
                     event_id=event_id, event_type=item.event.event_type))  # type: ignore[attr-defined]
                 continue
@@ -82,13 +82,9 @@ def intake(engine: Engine, policy: Policy, settings: Settings, messages: list[tu
                 rows.append(_intake_row(item, now))
             result.forward.append((partition_key(item.event), item.canonical_json.encode()))
         insert_ignoring_duplicates(session, IntakeEvent, rows, ["event_id"])
-        park(session, policy, result.dead_letters, now)
+        park(session, policy, sinks["alerts"], result.dead_letters, now)
         session.commit()
     return result
-
-
-def raw_of(item: Accepted) -> bytes:
-    return item.canonical_json.encode()
 
 
 def _intake_row(item: Accepted, now: datetime) -> dict:
@@ -101,7 +97,7 @@ def _intake_row(item: Accepted, now: datetime) -> dict:
     }
 
 
-def park(session: Session, policy: Policy, letters: list[DeadLetter], now: datetime) -> None:
+def park(session: Session, policy: Policy, alerts_sink: Sink, letters: list[DeadLetter], now: datetime) -> None:
     """Record dead letters and tell operators (identifiers and reasons only), idempotently."""
     if not letters:
         return
@@ -111,14 +107,12 @@ def park(session: Session, policy: Policy, letters: list[DeadLetter], now: datet
         "reason": letter.reason, "field_path": letter.field_path, "errors_json": json.dumps(letter.errors),
         "original": letter.original, "parked_at": now, "replayed_at": None,
     } for letter in letters], ["dead_letter_id"])
-    from sinks.destinations import build_sinks
-
     alerts = [policy.plan_operational("dead_letter_alert", letter.dead_letter_id, {
         "alert": "input parked on a dead-letter topic", "dead_letter_id": letter.dead_letter_id,
         "topic": letter.origin.topic, "partition": letter.origin.partition, "offset": letter.origin.offset,
         "event_id": letter.event_id, "event_type": letter.event_type, "reason": letter.reason, "field_path": letter.field_path,
     }) for letter in letters]
-    build_sinks(policy)["alerts"].write(session, alerts, actor="safeguard.intake")
+    alerts_sink.write(session, alerts, actor="safeguard.intake")
 
 
 def route(engine: Engine, policy: Policy, settings: Settings, sinks: dict[str, Sink],
@@ -162,7 +156,7 @@ def route(engine: Engine, policy: Policy, settings: Settings, sinks: dict[str, S
         if done:
             session.exec(update(IntakeEvent).where(IntakeEvent.event_id.in_(done))  # type: ignore[attr-defined, call-overload]
                          .values(status=INTAKE_PROCESSED, processed_at=now))
-        park(session, policy, result.parked, now)
+        park(session, policy, sinks["alerts"], result.parked, now)
         session.commit()
     result.processed = len(done)
     return result

@@ -25,6 +25,8 @@ def register(pipeline) -> None:  # type: ignore[no-untyped-def]
     inbound = app.topic(*(spec.name for spec in topology.inbound), value_serializer="raw", key_serializer="raw")
     accepted = app.topic(topology.accepted.name, value_serializer="raw", key_serializer="raw")
     allowed = {spec.name: spec.event_types for spec in topology.inbound}
+    dead_letter_topics = {spec.name: app.topic(spec.dead_letter, value_serializer="raw", key_serializer="raw")
+                          for spec in topology.inbound}
 
     @app.agent(inbound, name="safeguard.intake")
     async def intake_agent(stream):  # type: ignore[no-untyped-def]
@@ -32,11 +34,12 @@ def register(pipeline) -> None:  # type: ignore[no-untyped-def]
             started = time.perf_counter()
             messages = [(e.message.value, Origin(e.message.topic, e.message.partition, e.message.offset, e.message.key))
                         for e in events]
-            result = await until_done("intake", intake, pipeline.engine, pipeline.policy, settings, messages, allowed)
+            result = await until_done("intake", intake, pipeline.engine, pipeline.policy, settings, pipeline.sinks,
+                                      messages, allowed)
             sends = [await accepted.send(key=key, value=value) for key, value in result.forward]
             for letter in result.dead_letters:
-                sends.append(await app.topic(letter.origin.topic + ".dlq", value_serializer="raw", key_serializer="raw")
-                             .send(key=letter.dead_letter_id.encode(), value=dead_letter_payload(letter)))
+                sends.append(await dead_letter_topics[letter.origin.topic].send(
+                    key=letter.dead_letter_id.encode(), value=dead_letter_payload(letter)))
                 log.warning("event.parked", dead_letter_id=letter.dead_letter_id, event_id=letter.event_id,
                             event_type=letter.event_type, topic=letter.origin.topic, partition=letter.origin.partition,
                             offset=letter.origin.offset, reason=letter.reason[:300], field_path=letter.field_path)

@@ -25,7 +25,7 @@ def run(engine, policy, sinks, settings: Settings, events: list[dict | bytes]):
         except Exception:  # noqa: BLE001 - broken input goes to some inbound topic
             topic = topology.inbound[0].name
         messages.append((raw, Origin(topic, 0, offset)))
-    taken = intake(engine, policy, settings, messages, allowed)
+    taken = intake(engine, policy, settings, sinks, messages, allowed)
     routed = route(engine, policy, settings, sinks,
                    [(value, Origin(topology.accepted.name, 0, i)) for i, (_key, value) in enumerate(taken.forward)])
     return taken, routed

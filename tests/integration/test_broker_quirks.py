@@ -1,0 +1,82 @@
+"""Each embedded-broker workaround in streams/broker_quirks.py, proven against the real Tansu broker."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+
+from streams import broker_quirks
+from streams.admin import admin_client
+from streams.embedded_broker import EmbeddedBroker
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    with EmbeddedBroker(tmp_path_factory.mktemp("broker")) as running:
+        yield running
+
+
+def make_topic(broker: EmbeddedBroker, name: str, partitions: int = 3) -> list[TopicPartition]:
+    admin = admin_client(broker.address)
+    admin.create_topics([NewTopic(name, partitions, 1)])
+    admin.close()
+    return [TopicPartition(name, p) for p in range(partitions)]
+
+
+class TestLogEnd:
+    def test_true_log_end_counts_every_message_even_when_list_offsets_falls_short(self, broker):
+        """After many batches, log_end_offsets equals what was produced, whatever ListOffsets(LATEST) says."""
+        partitions = make_topic(broker, "quirk-log-end")
+        producer = KafkaProducer(bootstrap_servers=broker.address, **broker_quirks.producer_settings())
+        produced = [0, 0, 0]
+        for _batch in range(20):
+            for index in range(150):
+                producer.send("quirk-log-end", value=b"x" * 100, partition=index % 3)
+                produced[index % 3] += 1
+            producer.flush()
+        producer.close()
+        consumer = KafkaConsumer(bootstrap_servers=broker.address)
+        reported = consumer.end_offsets(partitions)
+        consumer.close()
+        true_end = broker_quirks.log_end_offsets(broker.address, partitions)
+        assert [true_end[tp] for tp in partitions] == produced
+        assert all(reported[tp] <= true_end[tp] for tp in partitions)
+
+
+class TestIdempotentProducers:
+    def test_kafka_python_idempotent_producer_is_accepted(self, broker):
+        """The CLI's producer (kafka-python, idempotent, acks=all) publishes normally."""
+        make_topic(broker, "quirk-idempotent", 1)
+        producer = KafkaProducer(bootstrap_servers=broker.address, **broker_quirks.producer_settings())
+        metadata = producer.send("quirk-idempotent", value=b"v").get(timeout=30)
+        producer.close()
+        assert metadata.offset == 0
+
+    def test_aiokafka_idempotent_handshake_is_rejected(self, broker):
+        """aiokafka's InitProducerId handshake fails on this broker: the reason Faust's producer stays non-idempotent."""
+        async def attempt() -> None:
+            producer = AIOKafkaProducer(bootstrap_servers=broker.address, enable_idempotence=True, acks="all")
+            try:
+                await asyncio.wait_for(producer.start(), 20)
+                await asyncio.wait_for(producer.send_and_wait("quirk-idempotent", b"v"), 20)
+            finally:
+                await producer.stop()
+
+        with pytest.raises(Exception):  # noqa: B017 - any failure of the handshake is the quirk
+            asyncio.run(attempt())
+
+    def test_pipeline_app_is_at_least_once_with_short_session_timeout(self, tmp_path):
+        """The Faust app uses at-least-once (no idempotent/transactional producer) and the ~10 s session timeout."""
+        from streams.app import create_pipeline
+        from streams.settings import Settings
+
+        pipeline = create_pipeline(Settings(_env_file=None, data_dir=tmp_path), "127.0.0.1:9")
+        assert pipeline.app.conf.processing_guarantee.value == "at_least_once"
+        assert pipeline.app.conf.broker_session_timeout == 10.0
+        assert pipeline.app.conf.broker_heartbeat_interval == 1.0
