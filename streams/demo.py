@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import random
-import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
@@ -256,33 +255,29 @@ def demo_day(seed: int = 2026, now: datetime | None = None) -> list[bytes]:
     return lines
 
 
-def publish_demo_day(topology: Topology, bootstrap: str, seed: int = 2026) -> str:
-    """Send the demo day raw to the inbound topics: register changes first, then everything else."""
-    from streams.keys import partition_key
-    from streams.publisher import send_raw
+def demo_phases(topology: Topology, seed: int = 2026) -> list[list[tuple[str, bytes | None, bytes]]]:
+    """The demo day as (topic, key, value) messages in three phases: register changes, the day's
+    events, then referral outcomes. A real day spreads these over hours; published phase by phase
+    (each processed before the next), flags exist before today's attendances meet them and
+    referrals are recorded before their outcomes come back."""
     from schemas import parse_event
+    from streams.keys import partition_key
 
-    first, rest, last = [], [], []
+    register, day, outcomes = [], [], []
     for line in demo_day(seed):
         try:
-            data = json.loads(line)
-            event_type = data.get("event_type", "")
+            event_type = json.loads(line).get("event_type", "")
             topic = topology.topic_for(event_type).name
-        except (ValueError, KeyError):
-            topic, data, event_type = topology.inbound[0].name, {}, ""
+        except (ValueError, KeyError, AttributeError):
+            event_type, topic = "", topology.inbound[0].name  # broken on purpose: parked by intake
         try:
             key = partition_key(parse_event(line))
         except ValueError:
             key = None
         if event_type in ("cpr.registered", "cpr.amended", "cpr.deregistered"):
-            first.append((topic, key, line))
+            register.append((topic, key, line))
         elif event_type == "referral.outcome":
-            last.append((topic, key, line))
+            outcomes.append((topic, key, line))
         else:
-            rest.append((topic, key, line))
-    # A real day spreads these over hours; here the register settles before today's attendances
-    # meet their flags, and referrals are recorded before their outcomes come back.
-    for phase in (first, rest, last):
-        send_raw(phase, bootstrap)
-        time.sleep(2.0)
-    return f"{len(first) + len(rest) + len(last)} events (register changes first, referral outcomes last)"
+            day.append((topic, key, line))
+    return [register, day, outcomes]

@@ -33,3 +33,6 @@ def configure(settings: Settings, *, process: str) -> None:
     )
     structlog.contextvars.bind_contextvars(process=process)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # kafka-python logs a cancelled metadata refresh as an ERROR whenever a short-lived admin or
+    # probe client closes; real failures reach us as exceptions, so only its criticals are shown.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)

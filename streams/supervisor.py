@@ -131,10 +131,13 @@ class Supervisor:
             await self.shutdown(runner)
 
     async def publish_demo(self) -> None:
-        from streams import demo
+        from streams.demo import demo_phases
 
-        report = await asyncio.to_thread(demo.publish_demo_day, self.topology, self.bootstrap)
-        print(f"demo day published: {report}", flush=True)
+        phases = demo_phases(self.topology)
+        for phase in phases:
+            await asyncio.to_thread(send_raw, phase, self.bootstrap)
+            await self.drain()
+        print(f"demo day published: {sum(map(len, phases))} events", flush=True)
 
     async def watch_workers(self) -> None:
         while not self.stopping.is_set():
@@ -149,9 +152,9 @@ class Supervisor:
             except asyncio.TimeoutError:
                 pass
 
-    async def drain(self) -> None:
+    async def drain(self, timeout: float | None = None) -> None:
         """Wait (bounded) until the workers have committed everything published so far."""
-        deadline = time.monotonic() + self.settings.drain_timeout_seconds
+        deadline = time.monotonic() + (self.settings.drain_timeout_seconds if timeout is None else timeout)
         topics = [spec.name for spec in self.topology.all_specs]
         while time.monotonic() < deadline:
             try:
