@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel, create_engine
@@ -16,11 +18,37 @@ def settings(tmp_path):
     return Settings(_env_file=None, data_dir=tmp_path, database_url="sqlite://")
 
 
-@pytest.fixture
-def engine():
-    engine = create_engine("sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool)
-    SQLModel.metadata.create_all(engine)
-    return engine
+@pytest.fixture(scope="session")
+def postgres():
+    """One throw-away PostgreSQL server for the whole run (started only if a test asks for it)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from tests.postgres import PostgresServer
+
+    # Not under pytest's tmp dir: its parents are private to root, and the server runs unprivileged.
+    base = Path(tempfile.mkdtemp(prefix="safeguard-pg-"))
+    server = PostgresServer(base).start()
+    yield server
+    server.stop()
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def engine(request):
+    """The store on in-memory SQLite, and again on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        engine = create_engine("sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool)
+        SQLModel.metadata.create_all(engine)
+        yield engine
+        return
+    from sinks.store import make_engine
+
+    server = request.getfixturevalue("postgres")
+    engine = make_engine(server.create_database(f"t_{uuid.uuid4().hex[:12]}"))
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")

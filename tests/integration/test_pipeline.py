@@ -155,3 +155,23 @@ class TestDurability:
         finally:
             second.stop()
         print(f"accepted before the kill: {accepted}, of which unprocessed and replayed: {unprocessed}")
+
+
+class TestPostgres:
+    def test_the_pipeline_runs_end_to_end_on_postgresql(self, tmp_path, postgres):
+        """With --database pointing at PostgreSQL, events flow to the sinks and a repeat delivers nothing twice."""
+        from tests.integration.conftest import Instance
+
+        url = postgres.create_database("e2e_pipeline")
+        running = Instance(tmp_path / "var", extra_env={"SAFEGUARD_DATABASE_URL": url}).start()
+        try:
+            assert running.runtime["database"] == url
+            events = [example("cpr.registered"), example("domestic_abuse.reported")]
+            assert running.publish(events, "pg.jsonl").returncode == 0
+            assert running.publish(events, "pg.jsonl").returncode == 0
+            wait_for(lambda: len(export("police", running.data_dir)) == 1 and len(export("education", running.data_dir)) == 1,
+                     what="deliveries on PostgreSQL")
+            keys = delivery_keys(running.data_dir)
+            assert max(keys.values()) == 1 and sum(keys.values()) == 2 + 4
+        finally:
+            running.stop()
