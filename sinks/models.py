@@ -106,6 +106,32 @@ class RegisterFlag(SQLModel, table=True):
     sequence: int | None = None
     event_id: str = Field(max_length=36)
     details_json: str = Field(sa_column=Column(Text, nullable=False))
+    child_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+
+
+class CareAccess(SQLModel, table=True):
+    """An unscheduled-care attendance (or a health lookup that notified) of a flagged child; last 25 kept."""
+
+    __tablename__ = "care_access"
+
+    access_id: str = Field(primary_key=True, max_length=120)
+    nhs_number: str = Field(index=True, max_length=10)
+    accessed_at: datetime
+    site_json: str = Field(sa_column=Column(Text, nullable=False))
+    source_event_id: str | None = Field(default=None, max_length=36)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for one organisation and role; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    token_id: str = Field(primary_key=True, max_length=16)
+    token_sha256: str = Field(unique=True, max_length=64)
+    organisation_code: str = Field(index=True, max_length=40)
+    role: str = Field(max_length=40)
+    issued_at: datetime
+    revoked_at: datetime | None = None
 
 
 class ReferralRecord(SQLModel, table=True):

@@ -127,6 +127,7 @@ def audit_line(record: AuditRecord) -> dict:
         "action": record.action, "actor": record.actor, "recipient": record.recipient, "rule": record.rule,
         "policy_version": record.policy_version, "source_event_id": record.source_event_id, "delivery_id": record.delivery_id,
         "disclosed_to_sink": record.sink, "subject_key": record.subject_key, "master_person_id": record.master_person_id,
+        "detail": json.loads(record.detail) if record.detail else None,
     }
 
 
@@ -204,6 +205,44 @@ def cmd_provision(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_token(args: argparse.Namespace) -> int:
+    from streams import tokens
+
+    settings = settings_from(args)
+    engine = make_engine(database_url(settings))
+    if args.action == "issue":
+        if not args.org or not args.role:
+            raise CliError("token issue needs --org CODE and --role ROLE")
+        try:
+            token_id, token = tokens.issue(engine, args.org, args.role)
+        except ValueError as exc:
+            raise CliError(str(exc)) from exc
+        print(token)
+        print(f"issued token {token_id} for {args.org} ({args.role}); it is shown once and stored only as a hash",
+              file=sys.stderr)
+        return 0
+    if not args.token:
+        raise CliError("token revoke needs the token id (or the token)")
+    if tokens.revoke(engine, args.token) == 0:
+        raise CliError("no active token with that id")
+    print("revoked", file=sys.stderr)
+    return 0
+
+
+def cmd_reconciliation(args: argparse.Namespace) -> int:
+    """Every register reconciliation report, newest last, as JSON lines."""
+    settings = settings_from(args)
+    engine = make_engine(database_url(settings))
+    with Session(engine) as session:
+        query = select(DeliveryRecord).where(DeliveryRecord.rule == "cpr_snapshot.alerts.reconciliation_report").order_by(
+            DeliveryRecord.delivered_at)  # type: ignore[arg-type]
+        for delivery in session.exec(query):
+            content = json.loads(delivery.content_json)
+            print(json.dumps({"source_event_id": delivery.source_event_id, "delivered_at": _iso(delivery.delivered_at),
+                              **content.get("reconciliation_report", {})}))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from streams.demo import demo_day
 
@@ -250,6 +289,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     provision = commands.add_parser("provision", parents=[common], help="create the declared topics on --broker")
     provision.set_defaults(func=cmd_provision)
+
+    token = commands.add_parser("token", parents=[common], help="issue or revoke an API bearer token")
+    token.add_argument("action", choices=["issue", "revoke"])
+    token.add_argument("token", nargs="?", help="(revoke) the token id or the token")
+    token.add_argument("--org", help="(issue) organisation code")
+    token.add_argument("--role", help="(issue) view_only, view_and_notify, school or operator")
+    token.set_defaults(func=cmd_token)
+
+    reconciliation = commands.add_parser("reconciliation", parents=[common], help="register reconciliation reports")
+    reconciliation.set_defaults(func=cmd_reconciliation)
 
     demo = commands.add_parser("demo", help="write the demo day as a JSON-lines file")
     demo.add_argument("out")

@@ -27,6 +27,8 @@ def collect(engine: Engine) -> dict:
         recent = session.exec(select(DeadLetterRecord.dead_letter_id, DeadLetterRecord.topic, DeadLetterRecord.field_path,
                                      DeadLetterRecord.reason).order_by(DeadLetterRecord.parked_at.desc()).limit(10)).all()  # type: ignore[union-attr]
         flags = session.exec(select(func.count()).select_from(RegisterFlag).where(RegisterFlag.active == True)).one()  # noqa: E712
+        with_nhs = session.exec(select(func.count()).select_from(RegisterFlag).where(
+            RegisterFlag.active == True, RegisterFlag.nhs_number != None)).one()  # noqa: E711,E712
     return {
         "intake": {"accepted": intake.get("accepted", 0) + intake.get("processed", 0), "processed": intake.get("processed", 0),
                    "awaiting_routing": intake.get("accepted", 0), "by_event_type": by_type},
@@ -34,7 +36,9 @@ def collect(engine: Engine) -> dict:
         "deliveries_by_rule": by_rule,
         "dead_letters": {"total": parked, "top_reasons": [{"reason": r, "count": c} for r, c in reasons],
                          "recent": [{"dead_letter_id": i, "topic": t, "field_path": f, "reason": r} for i, t, f, r in recent]},
-        "register": {"active_flags": flags},
+        "register": {"active_flags": flags, "with_valid_nhs_number": with_nhs,
+                     # CP-IS asks for at least 95% before a local authority goes live.
+                     "share_with_valid_nhs_number": round(with_nhs / flags, 4) if flags else None},
     }
 
 
@@ -54,5 +58,8 @@ def prometheus_text(figures: dict) -> str:
         "# HELP safeguard_register_active_flags Children currently flagged on the register.",
         "# TYPE safeguard_register_active_flags gauge",
         f"safeguard_register_active_flags {figures['register']['active_flags']}",
+        "# HELP safeguard_register_flags_with_nhs_number Flagged children whose record carries a valid NHS number.",
+        "# TYPE safeguard_register_flags_with_nhs_number gauge",
+        f"safeguard_register_flags_with_nhs_number {figures['register']['with_valid_nhs_number']}",
     ]
     return "\n".join(lines) + "\n"

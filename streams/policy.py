@@ -37,6 +37,8 @@ class RoutingContext(Protocol):
     def register_change_is_current(self, event: Envelope) -> bool: ...
     def flag_for(self, child: PersonRef) -> dict[str, Any] | None: ...
     def referrer_of(self, reference: str) -> tuple[str, str] | None: ...
+    def corrections(self, event: Envelope) -> list[Any]: ...
+    def reconciliation_report(self, event: Envelope) -> dict[str, Any] | None: ...
 
 
 @dataclass(frozen=True)
@@ -145,22 +147,23 @@ class Policy:
                 keys |= set(operation.fields)
         return frozenset(keys)
 
-    def plan_operational(self, name: str, key: str, values: dict[str, Any]) -> PlannedDelivery:
-        """A delivery for operational alert ``name``; ``key`` makes it unique and idempotent."""
+    def plan_operational(self, name: str, key: str, values: dict[str, Any], recipient: str | None = None,
+                         subject_key: str | None = None) -> PlannedDelivery:
+        """A delivery for operational rule ``name``; ``key`` makes it unique and idempotent."""
         rule = self.operations[name]
         content = {k: values[k] for k in rule.fields if values.get(k) is not None}
         return PlannedDelivery(
-            delivery_id=str(uuid.uuid5(DELIVERY_NAMESPACE, f"{rule.id}|{key}")), sink=rule.sink, recipient=rule.recipient,
+            delivery_id=str(uuid.uuid5(DELIVERY_NAMESPACE, f"{rule.id}|{key}")), sink=rule.sink,
+            recipient=recipient or rule.recipient,
             rule=rule.id, policy_version=self.version, source_event_id=str(values.get("event_id") or ""),
-            source_event_type=str(values.get("event_type") or ""), subject_key=None, content=content)
+            source_event_type=str(values.get("event_type") or ""), subject_key=subject_key, content=content)
 
     def plan(self, event: Envelope, context: RoutingContext) -> list[PlannedDelivery]:
         """Every delivery this policy allows for ``event``."""
         planned: list[PlannedDelivery] = []
         event_data = event.model_dump(mode="json")
         for rule in self.rules_for(event.event_type):  # type: ignore[attr-defined]
-            subjects: list[PersonRef | None] = list(children_of(event)) if rule.per == "child" else [None]
-            for child in subjects:
+            for child in self._subjects(rule, event, context):
                 if not all(CONDITIONS[name](event, child, context) for name in rule.when):
                     continue
                 recipient = RECIPIENTS[rule.recipient](event, child, context)
@@ -170,6 +173,14 @@ class Policy:
                 subject = person_key(child, event.source.organisation_code) if child is not None else None
                 planned.append(self._delivery(rule, event, recipient, subject, content))
         return planned
+
+    @staticmethod
+    def _subjects(rule: Rule, event: Envelope, context: RoutingContext) -> list[PersonRef | None]:
+        if rule.per == "child":
+            return list(children_of(event))
+        if rule.per == "correction":
+            return [correction.child for correction in context.corrections(event)]
+        return [None]
 
     def _delivery(self, rule: Rule, event: Envelope, recipient: str, subject: str | None, content: dict) -> PlannedDelivery:
         basis = f"{event.event_id}|{rule.id}|{recipient}|{subject or ''}"
@@ -195,8 +206,8 @@ def _rule_from(spec: dict, views: dict[str, View], seen: set[str]) -> Rule:
         problems.append(f"unknown sink {spec.get('sink')!r}")
     if spec.get("recipient") not in RECIPIENTS:
         problems.append(f"unknown recipient {spec.get('recipient')!r}")
-    if spec.get("per") not in ("event", "child"):
-        problems.append("per must be 'event' or 'child'")
+    if spec.get("per") not in ("event", "child", "correction"):
+        problems.append("per must be 'event', 'child' or 'correction'")
     if spec.get("view") not in views:
         problems.append(f"unknown view {spec.get('view')!r}")
     problems += [f"unknown condition {c!r}" for c in spec.get("when", ()) if c not in CONDITIONS]
@@ -249,6 +260,7 @@ CONDITIONS: dict[str, Callable[[Envelope, PersonRef | None, RoutingContext], boo
     "referrer_is_health": lambda e, c, x: _referrer_agency(e, x) == "health",
     "referrer_is_education": lambda e, c, x: _referrer_agency(e, x) == "education",
     "referrer_unknown": lambda e, c, x: _referrer_agency(e, x) is None,
+    "child_without_nhs_number": lambda e, c, x: c is not None and not c.nhs_number,
 }
 
 
@@ -306,8 +318,30 @@ def _police_contact(event: Envelope, child: PersonRef | None, context: RoutingCo
     return contact
 
 
-def _register_action(event: Envelope, child: PersonRef | None, context: RoutingContext) -> str:
+def _correction(event: Envelope, child: PersonRef | None, context: RoutingContext) -> Any:
+    return next((c for c in context.corrections(event) if c.child is child), None)
+
+
+def _register_action(event: Envelope, child: PersonRef | None, context: RoutingContext) -> str | None:
+    if event.event_type == "cpr.snapshot":  # type: ignore[attr-defined]
+        correction = _correction(event, child, context)
+        return correction.action if correction else None
     return {"cpr.registered": "set", "cpr.amended": "update", "cpr.deregistered": "remove"}[event.event_type]  # type: ignore[attr-defined]
+
+
+def _corrected_flag(event: Envelope, child: PersonRef | None, context: RoutingContext) -> dict | None:
+    correction = _correction(event, child, context)
+    return correction.flag if correction else None
+
+
+def _corrected_marker(event: Envelope, child: PersonRef | None, context: RoutingContext) -> dict | None:
+    flag = _corrected_flag(event, child, context)
+    return {k: flag[k] for k in ("local_authority", "categories", "registered_on") if k in flag} if flag else None
+
+
+def _difference(event: Envelope, child: PersonRef | None, context: RoutingContext) -> str | None:
+    correction = _correction(event, child, context)
+    return correction.difference if correction else None
 
 
 def _register_key_worker(event: Envelope, child: PersonRef | None, context: RoutingContext) -> dict | None:
@@ -336,6 +370,12 @@ DERIVED: dict[str, Callable[[Envelope, PersonRef | None, RoutingContext], Any]] 
     "register_key_worker": _register_key_worker,
     "why_not_school": _why_not_school,
     "alert": _unmatched_alert,
+    "flag": _corrected_flag,
+    "marker": _corrected_marker,
+    "reconciliation_difference": _difference,
+    "reconciliation_report": lambda e, c, x: x.reconciliation_report(e),
+    "missing_nhs_number_alert": lambda e, c, x: ("register entry without an NHS number: health services cannot see this "
+                                                 "flag until the local authority records the child's NHS number"),
 }
 
 __all__ = ["Policy", "PolicyError", "PlannedDelivery", "RoutingContext", "SINKS"]

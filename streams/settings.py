@@ -10,10 +10,18 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("sharing_policy.toml")
+
+
+class ConfiguredToken(BaseModel):
+    """A bearer token supplied by configuration: only its SHA-256 is ever written down."""
+
+    organisation_code: str
+    role: str
+    token_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
 class Settings(BaseSettings):
@@ -47,6 +55,7 @@ class Settings(BaseSettings):
     session_timeout_seconds: float = Field(default=10.0, ge=1)
     blocking_timeout_seconds: float | None = Field(default=None, description="Faust blocking detector (dev/CI).")
     drain_timeout_seconds: float = Field(default=30.0, ge=0, description="How long `up` waits for in-flight events on stop.")
+    api_tokens: list[ConfiguredToken] = Field(default_factory=list, description="JSON list of {organisation_code, role, token_sha256}.")
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="JSON logs; unset = JSON unless stderr is a terminal.")
 

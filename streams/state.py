@@ -1,34 +1,80 @@
-"""State the router keeps in the SQL store: register flags and open referrals.
+"""State the router keeps in the SQL store: register flags, care accesses and open referrals.
 
-Inputs: validated events, inside the router's unit of work. Outputs: updated ``register_flag``
-and ``referral`` rows, and ``StoreContext``, the ``RoutingContext`` the policy engine reads.
-Guarantee: updates are idempotent and ordered by the source's own sequence or event time, so
-a stale register event that arrives late never overwrites (or resurrects) a newer state.
+Inputs: validated events, inside the router's unit of work. Outputs: updated ``register_flag``,
+``care_access`` and ``referral`` rows, reconciliation corrections, and ``StoreContext``, the
+``RoutingContext`` the policy engine reads. Guarantee: updates are idempotent and ordered by
+the source's own sequence or event time, so a stale register event that arrives late never
+overwrites (or resurrects) a newer state, and a snapshot never undoes a change made after it.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from sqlalchemy import delete
 from sqlmodel import Session, select
 
 from schemas import Envelope, PersonRef
-from schemas.events import CprAmended, CprDeregistered, CprRegistered, DomesticAbuseReported, PpnSubmitted
-from sinks.models import ReferralRecord, RegisterFlag
+from schemas.events import (
+    CprAmended,
+    CprDeregistered,
+    CprRegistered,
+    CprSnapshot,
+    DomesticAbuseReported,
+    PpnSubmitted,
+    RegisterEntry,
+    UnscheduledCareAttended,
+)
+from sinks.models import CareAccess, ReferralRecord, RegisterFlag
 from sinks.store import insert_ignoring_duplicates
 from streams.keys import person_key
 from streams.settings import Settings
 
 REGISTER_EVENTS = (CprRegistered, CprAmended, CprDeregistered)
+ACCESS_HISTORY_LENGTH = 25
+# CP-IS keeps an unborn child's flag on the mother's record until the birth is registered or a
+# delete date passes; without a birth registration we stop showing it this long after the due date.
+UNBORN_FLAG_GRACE = timedelta(days=28)
+DETAIL_FIELDS = {"local_authority", "categories", "registered_on", "plan_reference", "key_worker", "expected_due_date"}
+
+
+@dataclass(frozen=True)
+class Correction:
+    """One difference between a register snapshot and our flags, and what was done about it."""
+
+    child: PersonRef
+    child_key: str
+    difference: str  # flag_missing | flag_stale | details_differ
+    action: str  # set | remove | update
+    flag: dict[str, Any]
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def _is_newer(event: CprRegistered | CprDeregistered, flag: RegisterFlag) -> bool:
     if event.sequence is not None and flag.sequence is not None:
         return event.sequence > flag.sequence
-    occurred = event.occurred_at
-    stored = flag.event_at if flag.event_at.tzinfo else flag.event_at.replace(tzinfo=occurred.tzinfo)
-    return occurred > stored
+    return event.occurred_at > _aware(flag.event_at)
+
+
+def flag_is_live(flag: RegisterFlag, today: date | None = None) -> bool:
+    """Active, and (for an unborn child on the mother's record) not past its delete date."""
+    if not flag.active:
+        return False
+    due = json.loads(flag.details_json).get("expected_due_date")
+    today = today or datetime.now(timezone.utc).date()
+    return not (due and date.fromisoformat(due) + UNBORN_FLAG_GRACE < today)
+
+
+def live_flag_for_nhs(session: Session, nhs_number: str) -> RegisterFlag | None:
+    flags = session.exec(select(RegisterFlag).where(RegisterFlag.nhs_number == nhs_number, RegisterFlag.active == True)).all()  # noqa: E712
+    live = [flag for flag in flags if flag_is_live(flag)]
+    return max(live, key=lambda flag: _aware(flag.event_at)) if live else None
 
 
 class StoreContext:
@@ -38,6 +84,8 @@ class StoreContext:
         self.session = session
         self.settings = settings
         self._current: dict[str, bool] = {}
+        self._corrections: dict[str, list[Correction]] = {}
+        self._reports: dict[str, dict[str, Any]] = {}
 
     # -- RoutingContext -------------------------------------------------------------------------
     def area_recipient(self, which: str) -> str:
@@ -53,20 +101,28 @@ class StoreContext:
     def flag_for(self, child: PersonRef) -> dict[str, Any] | None:
         if not child.nhs_number:
             return None
-        flag = self.session.exec(
-            select(RegisterFlag).where(RegisterFlag.nhs_number == child.nhs_number, RegisterFlag.active == True)  # noqa: E712
-        ).first()
+        flag = live_flag_for_nhs(self.session, child.nhs_number)
         return json.loads(flag.details_json) if flag else None
 
     def referrer_of(self, reference: str) -> tuple[str, str] | None:
         record = self.session.get(ReferralRecord, reference) if reference else None
         return (record.referrer_agency, record.referrer_code) if record else None
 
+    def corrections(self, event: Envelope) -> list[Correction]:
+        return self._corrections.get(str(event.event_id), [])
+
+    def reconciliation_report(self, event: Envelope) -> dict[str, Any] | None:
+        return self._reports.get(str(event.event_id))
+
     # -- state updates --------------------------------------------------------------------------
     def apply(self, event: Envelope) -> None:
         """Update state for ``event`` (idempotent); must run before the policy plans it."""
         if isinstance(event, REGISTER_EVENTS):
             self._current[str(event.event_id)] = self._apply_register(event)
+        elif isinstance(event, CprSnapshot):
+            self._reconcile(event)
+        elif isinstance(event, UnscheduledCareAttended):
+            self._record_access(event)
         elif isinstance(event, (PpnSubmitted, DomesticAbuseReported)):
             reference = event.ppn_reference if isinstance(event, PpnSubmitted) else event.incident_reference
             insert_ignoring_duplicates(self.session, ReferralRecord, [{
@@ -82,23 +138,99 @@ class StoreContext:
             return True  # the same event again: its deliveries are re-planned with the same ids
         if flag is not None and not _is_newer(event, flag):
             return False
-        active = not isinstance(event, CprDeregistered)
-        details = event.model_dump(mode="json", include={
-            "local_authority", "categories", "registered_on", "plan_reference", "key_worker", "expected_due_date"})
+        details = event.model_dump(mode="json", include=DETAIL_FIELDS)
         if isinstance(event, CprAmended) and flag is not None:
             merged = json.loads(flag.details_json)
             merged.update({k: v for k, v in details.items() if v is not None})
             details = merged
+        self._store_flag(key, event.child, not isinstance(event, CprDeregistered), event.occurred_at, event.sequence,
+                         str(event.event_id), details, flag)
+        return True
+
+    def _store_flag(self, key: str, child: PersonRef, active: bool, at: datetime, sequence: int | None, event_id: str,
+                    details: dict[str, Any], flag: RegisterFlag | None) -> RegisterFlag:
         if flag is None:
-            flag = RegisterFlag(child_key=key, local_authority_code=event.local_authority.code, active=active,
-                                event_at=event.occurred_at, event_id=str(event.event_id), details_json="{}")
-        flag.nhs_number = event.child.nhs_number
-        flag.local_authority_code = event.local_authority.code
-        flag.active = active
-        flag.event_at = event.occurred_at
-        flag.sequence = event.sequence
-        flag.event_id = str(event.event_id)
+            flag = RegisterFlag(child_key=key, local_authority_code="", active=active, event_at=at, event_id=event_id,
+                                details_json="{}")
+        flag.nhs_number = child.nhs_number
+        flag.local_authority_code = details["local_authority"]["code"]
+        flag.active, flag.event_at, flag.sequence, flag.event_id = active, at, sequence, event_id
         flag.details_json = json.dumps(details, sort_keys=True)
+        flag.child_json = child.model_dump_json()
         self.session.add(flag)
         self.session.flush()
-        return True
+        return flag
+
+    def _reconcile(self, event: CprSnapshot) -> None:
+        """Compare a local authority's full register with our flags; correct and record every difference."""
+        authority = event.local_authority
+        as_of = event.as_of
+        listed: dict[str, RegisterEntry] = {}
+        for entry in event.children:
+            entry = entry if isinstance(entry, RegisterEntry) else RegisterEntry(child=entry)
+            listed[person_key(entry.child, authority.code)] = entry
+        flags = {flag.child_key: flag for flag in self.session.exec(
+            select(RegisterFlag).where(RegisterFlag.local_authority_code == authority.code))}
+        active_before = sum(1 for flag in flags.values() if flag.active)
+        corrections, changed_since = [], []
+        authority_json = authority.model_dump(mode="json")
+        for key, entry in listed.items():
+            flag = flags.get(key)
+            if flag is not None and flag.event_id == str(event.event_id):
+                continue  # this snapshot was applied already (redelivery)
+            if flag is not None and _aware(flag.event_at) > as_of:
+                changed_since.append(key)
+                continue
+            wanted = entry.model_dump(mode="json", include=DETAIL_FIELDS - {"local_authority"}, exclude_none=True)
+            if flag is None or not flag.active:
+                details = {"local_authority": authority_json, **wanted}
+                corrections.append(Correction(entry.child, key, "flag_missing", "set", details))
+            else:
+                current = json.loads(flag.details_json)
+                differs = {k: v for k, v in wanted.items() if current.get(k) != v}
+                if not differs:
+                    continue
+                details = {**current, **differs, "local_authority": {**current.get("local_authority", {}), **authority_json}}
+                corrections.append(Correction(entry.child, key, "details_differ", "update", details))
+            self._store_flag(key, entry.child, True, as_of, flag.sequence if flag else None, str(event.event_id), details, flag)
+        for key, flag in flags.items():
+            if key in listed or not flag.active:
+                continue
+            if _aware(flag.event_at) > as_of:
+                changed_since.append(key)
+                continue
+            child = PersonRef.model_validate_json(flag.child_json) if flag.child_json != "{}" else PersonRef(source_person_id=key)
+            details = json.loads(flag.details_json)
+            corrections.append(Correction(child, key, "flag_stale", "remove", details))
+            self._store_flag(key, child, False, as_of, flag.sequence, str(event.event_id), details, flag)
+        self._corrections[str(event.event_id)] = corrections
+        self._reports[str(event.event_id)] = {
+            "local_authority": authority.code, "as_of": as_of.isoformat(), "children_in_snapshot": len(listed),
+            "active_flags_before": active_before, "differences": len(corrections),
+            "corrections": [{"child_key": c.child_key, "difference": c.difference, "action": c.action} for c in corrections],
+            "changed_after_snapshot": sorted(changed_since),
+        }
+
+    def _record_access(self, event: UnscheduledCareAttended) -> None:
+        nhs = event.child.nhs_number
+        if not nhs or live_flag_for_nhs(self.session, nhs) is None:
+            return  # an unflagged child's attendance is disclosed to nobody and kept nowhere
+        record_access(self.session, nhs, f"{event.source.organisation_code}:{event.attendance_reference}",
+                      event.attended_at, event.site.model_dump(mode="json"), str(event.event_id))
+
+
+def record_access(session: Session, nhs_number: str, access_id: str, at: datetime, site: dict, event_id: str | None) -> None:
+    """Keep one access in a flagged child's history, pruned to the most recent 25."""
+    insert_ignoring_duplicates(session, CareAccess, [{
+        "access_id": access_id, "nhs_number": nhs_number, "accessed_at": at, "site_json": json.dumps(site),
+        "source_event_id": event_id}], ["access_id"])
+    keep = select(CareAccess.access_id).where(CareAccess.nhs_number == nhs_number).order_by(
+        CareAccess.accessed_at.desc()).limit(ACCESS_HISTORY_LENGTH)  # type: ignore[attr-defined]
+    session.exec(delete(CareAccess).where(CareAccess.nhs_number == nhs_number,  # type: ignore[call-overload]
+                                          CareAccess.access_id.not_in(keep)))  # type: ignore[attr-defined]
+
+
+def recent_accesses(session: Session, nhs_number: str) -> list[dict[str, Any]]:
+    rows = session.exec(select(CareAccess).where(CareAccess.nhs_number == nhs_number)
+                        .order_by(CareAccess.accessed_at.desc()).limit(ACCESS_HISTORY_LENGTH))  # type: ignore[attr-defined]
+    return [{"accessed_at": _aware(row.accessed_at).isoformat(), "site": json.loads(row.site_json)} for row in rows]

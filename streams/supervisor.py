@@ -108,7 +108,7 @@ class Supervisor:
         self.start_broker()  # main thread on purpose: see streams.processes
         replayed = await asyncio.to_thread(replay_unprocessed, self.engine, self.topology, self.bootstrap)
         self.workers = [self.spawn_worker(i) for i in range(settings.workers)]
-        runner = web.AppRunner(build_web_app(self.engine, self.is_ready), access_log=None)
+        runner = web.AppRunner(build_web_app(self.engine, self.is_ready, self.settings), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, settings.web_host, settings.web_port)
         await site.start()

@@ -17,7 +17,7 @@ class TestLoading:
         assert policy.version
         covered = {t for rule in policy.rules for t in rule.event_types}
         assert covered == {"ppn.submitted", "domestic_abuse.reported", "cpr.registered", "cpr.amended", "cpr.deregistered",
-                           "missing.reported", "missing.returned", "unscheduled_care.attended", "referral.outcome"}
+                           "cpr.snapshot", "missing.reported", "missing.returned", "unscheduled_care.attended", "referral.outcome"}
 
     @pytest.mark.parametrize("mutation, message", [
         (lambda t: t.replace('sink = "health"', 'sink = "newspaper"', 1), "unknown sink 'newspaper'"),
