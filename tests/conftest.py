@@ -6,7 +6,9 @@ import uuid
 
 import pytest
 from sqlalchemy.pool import StaticPool
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import create_engine
+
+from sinks.store import migrate
 
 from sinks.destinations import build_sinks
 from streams.policy import Policy
@@ -40,7 +42,7 @@ def engine(request):
     """The store on in-memory SQLite, and again on a fresh PostgreSQL database."""
     if request.param == "sqlite":
         engine = create_engine("sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool)
-        SQLModel.metadata.create_all(engine)
+        migrate(engine)
         yield engine
         return
     from sinks.store import make_engine

@@ -175,3 +175,32 @@ class TestPostgres:
             assert max(keys.values()) == 1 and sum(keys.values()) == 2 + 4
         finally:
             running.stop()
+
+
+class TestScaleOut:
+    def test_three_workers_share_partitions_and_survive_losing_one(self, tmp_path):
+        """Three workers in one group; one is killed mid-stream; every event is delivered exactly once."""
+        import os
+        import sqlite3
+
+        from tests.integration.conftest import Instance
+
+        running = Instance(tmp_path / "var", workers=3).start()
+        try:
+            events = many_ppns(900)
+            assert running.publish(events).returncode == 0
+            wait_for(lambda: len(export("childrens_services", running.data_dir)) > 50, interval=0.1, what="routing to start")
+            victim = running.runtime["worker_pids"][1]
+            os.kill(victim, signal.SIGKILL)
+            keys = wait_for(lambda: (k := delivery_keys(running.data_dir)) and sum(k.values()) >= 1800 and k,
+                            timeout=180, what="1,800 deliveries")
+            assert sum(keys.values()) == 1800 and max(keys.values()) == 1
+            with sqlite3.connect(running.data_dir / "safeguard.db") as db:
+                assert db.execute("select count(*) from intake_event where status = 'processed'").fetchone()[0] == 900
+                assert db.execute("select count(*) from referral").fetchone()[0] == 900
+                assert db.execute("select count(*) from audit_record").fetchone()[0] == 1800
+            logs = [(running.data_dir / "logs" / f"worker-{i}.log").read_text() for i in range(3)]
+            busy = [log.count('"event": "router.batch"') > 0 for log in logs]
+            assert busy.count(True) >= 2, "the partitions were not shared between workers"
+        finally:
+            running.stop()

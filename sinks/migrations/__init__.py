@@ -1,0 +1,1 @@
+"""Alembic schema migrations of the SQL store (SQLite and PostgreSQL)."""
