@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sinks.destinations import Sink, build_sinks
 from sinks.store import make_engine
 from streams import broker_quirks
+from streams.connection import KafkaConnection
 from streams.policy import Policy
 from streams.settings import Settings
 from streams.topics import Topology
@@ -33,9 +34,11 @@ class Pipeline:
 
 def create_pipeline(settings: Settings, broker: str) -> Pipeline:
     """A configured app with every agent registered; ``broker`` is ``host:port[,host:port]``."""
+    connection = KafkaConnection.from_settings(settings, broker)
     app = faust.App(
         settings.app_id,
-        broker=[f"kafka://{address}" for address in broker.split(",")],
+        broker=connection.faust_broker_urls(),
+        broker_credentials=connection.faust_credentials(),
         store="memory://",
         autodiscover=False,
         web_enabled=False,

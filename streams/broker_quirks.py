@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from kafka import KafkaConsumer, TopicPartition
 
+from streams.connection import KafkaConnection
 from streams.settings import Settings
 
 PROBE_POLL_MS = 300
@@ -40,10 +41,10 @@ def producer_settings() -> dict:
     return {"acks": "all", "enable_idempotence": True, "retries": 5, "linger_ms": 5}
 
 
-def log_end_offsets(bootstrap: str, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+def log_end_offsets(connection: KafkaConnection, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
     """The true end of each partition's log: the broker's answer, corrected by reading forward."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False,
-                             group_id=None, consumer_timeout_ms=PROBE_POLL_MS)
+    consumer = KafkaConsumer(enable_auto_commit=False, group_id=None, consumer_timeout_ms=PROBE_POLL_MS,
+                             **connection.client_options())
     try:
         ends = dict(consumer.end_offsets(partitions))
         consumer.assign(partitions)

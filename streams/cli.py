@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from sinks.models import AuditRecord, DeadLetterRecord, DeliveryRecord
 from sinks.store import make_engine
+from streams.connection import KafkaConnection
 from streams.policy import SINKS
 from streams.settings import Settings
 from streams.topics import Topology
@@ -42,7 +43,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
-def running_broker(settings: Settings) -> str:
+def running_broker(settings: Settings) -> KafkaConnection:
+    """How to reach the broker: --broker, else the running `up` for this data directory."""
+    return KafkaConnection.from_settings(settings, _bootstrap(settings))
+
+
+def _bootstrap(settings: Settings) -> str:
     from streams.supervisor import read_runtime
     from streams.worker import broker_address
 
@@ -83,9 +89,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise CliError(f"{path}: no such file")
-    bootstrap = running_broker(settings)
+    connection = running_broker(settings)
     with path.open("rb") as handle:
-        report = publish_lines(handle, Topology.from_settings(settings), bootstrap)
+        report = publish_lines(handle, Topology.from_settings(settings), connection)
     for rejection in report.rejected:
         print(rejection_line(rejection))
     print(f"published {report.published}, rejected {len(report.rejected)}", file=sys.stderr)
@@ -139,6 +145,14 @@ def cmd_topics(args: argparse.Namespace) -> int:
     from streams.admin import describe_topics
 
     settings = settings_from(args)
+    if args.check:
+        from streams.admin import topic_drift
+
+        problems = topic_drift(running_broker(settings), Topology.from_settings(settings), settings.replication_factor)
+        for problem in problems:
+            print(f"drift: {problem}")
+        print("topics match their declarations" if not problems else f"{len(problems)} difference(s)", file=sys.stderr)
+        return 1 if problems else 0
     for row in describe_topics(running_broker(settings), Topology.from_settings(settings)):
         state = f"{row['partitions']} partitions, {row['messages']} messages" if row["exists"] else "MISSING"
         print(f"{row['topic']}: {state}")
@@ -195,11 +209,41 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The web/API service alone (production: beside the workers, behind a load balancer)."""
+    from aiohttp import web
+
+    from streams import logs
+    from streams.web import build_web_app
+
+    settings = settings_from(args)
+    logs.configure(settings, process="web")
+    engine = make_engine(settings.database)
+    connection = running_broker(settings)
+
+    def is_ready() -> tuple[bool, str]:
+        from streams.admin import admin_client
+
+        try:
+            admin_client(connection).close()
+            with Session(engine) as session:
+                session.exec(select(DeliveryRecord.delivery_id).limit(1)).all()
+        except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
+            return False, f"not ready: {type(exc).__name__}"
+        return True, "broker and database reachable"
+
+    print(f"safeguard web/API on http://{settings.web_host}:{settings.web_port}/", flush=True)
+    web.run_app(build_web_app(engine, is_ready, settings), host=settings.web_host, port=settings.web_port,
+                print=None, access_log=None)
+    return 0
+
+
 def cmd_provision(args: argparse.Namespace) -> int:
-    """Create every declared topic that is missing (idempotent)."""
+    """Create every declared topic that is missing (idempotent) and migrate the database."""
     from streams.admin import ensure_topics
 
     settings = settings_from(args)
+    make_engine(settings.database)  # runs the schema migrations once, before any worker starts
     created = ensure_topics(running_broker(settings), Topology.from_settings(settings), settings.replication_factor)
     print(f"created {len(created)} topic(s): {', '.join(created) or 'none needed'}")
     return 0
@@ -276,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_export)
 
     topics = commands.add_parser("topics", parents=[common], help="declared topics and their state on the broker")
+    topics.add_argument("--check", action="store_true", help="report drift from the declarations; exit 1 if any")
     topics.set_defaults(func=cmd_topics)
 
     dlq = commands.add_parser("dlq", parents=[common], help="list or replay parked (dead-letter) inputs")
@@ -287,7 +332,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", parents=[common], help="run one worker against --broker")
     worker.set_defaults(func=cmd_worker)
 
-    provision = commands.add_parser("provision", parents=[common], help="create the declared topics on --broker")
+    serve = commands.add_parser("serve", parents=[common], help="run the web/API service alone against --broker")
+    serve.add_argument("--port", type=int, help="port (default 8765)")
+    serve.set_defaults(func=cmd_serve)
+
+    provision = commands.add_parser("provision", parents=[common],
+                                    help="create the declared topics on --broker and migrate the database")
     provision.set_defaults(func=cmd_provision)
 
     token = commands.add_parser("token", parents=[common], help="issue or revoke an API bearer token")

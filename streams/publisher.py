@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from kafka import KafkaProducer
 
 from streams.broker_quirks import producer_settings
+from streams.connection import KafkaConnection
 from streams.codec import Accepted, Origin, decode
 from streams.keys import partition_key
 from streams.topics import Topology
@@ -35,8 +36,8 @@ class PublishReport:
     rejected: list[Rejection] = field(default_factory=list)
 
 
-def make_producer(bootstrap: str) -> KafkaProducer:
-    return KafkaProducer(bootstrap_servers=bootstrap.split(","), client_id="safeguard-publish", **producer_settings())
+def make_producer(connection: KafkaConnection) -> KafkaProducer:
+    return KafkaProducer(client_id="safeguard-publish", **producer_settings(), **connection.client_options())
 
 
 def prepare(lines: Iterable[bytes], topology: Topology, max_bytes: int = MAX_LINE_BYTES) -> tuple[list[tuple[str, bytes, bytes]], list[Rejection]]:
@@ -56,18 +57,18 @@ def prepare(lines: Iterable[bytes], topology: Topology, max_bytes: int = MAX_LIN
     return ready, rejected
 
 
-def publish_lines(lines: Iterable[bytes], topology: Topology, bootstrap: str) -> PublishReport:
+def publish_lines(lines: Iterable[bytes], topology: Topology, connection: KafkaConnection) -> PublishReport:
     ready, rejected = prepare(lines, topology)
     report = PublishReport(rejected=rejected)
     if ready:
-        send_raw(ready, bootstrap)
+        send_raw(ready, connection)
     report.published = len(ready)
     return report
 
 
-def send_raw(messages: list[tuple[str, bytes | None, bytes]], bootstrap: str) -> None:
+def send_raw(messages: list[tuple[str, bytes | None, bytes]], connection: KafkaConnection) -> None:
     """Send (topic, key, value) messages and wait for every acknowledgement."""
-    producer = make_producer(bootstrap)
+    producer = make_producer(connection)
     try:
         futures = [producer.send(topic, key=key, value=value) for topic, key, value in messages]
         producer.flush()

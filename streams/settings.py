@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("sharing_policy.toml")
@@ -37,6 +38,8 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=32, description="Worker processes started by `safeguard up`.")
     partitions: int = Field(default=6, ge=1, le=256, description="Partitions per topic when topics are created.")
     replication_factor: int = Field(default=1, ge=1, le=5)
+    retention_hours: int = Field(default=24 * 14, ge=1, description="How long inbound and accepted topics keep events.")
+    dead_letter_retention_hours: int = Field(default=24 * 90, ge=1, description="How long dead-letter topics keep events.")
     max_message_bytes: int = Field(default=1_048_576, ge=1024, description="Larger messages are dead-lettered.")
     policy_file: Path = Field(default=DEFAULT_POLICY_FILE, description="The sharing policy (data, versioned).")
     app_id: str = Field(default="safeguard", pattern=r"^[a-z][a-z0-9_-]{0,40}$",
@@ -55,9 +58,24 @@ class Settings(BaseSettings):
     session_timeout_seconds: float = Field(default=10.0, ge=1)
     blocking_timeout_seconds: float | None = Field(default=None, description="Faust blocking detector (dev/CI).")
     drain_timeout_seconds: float = Field(default=30.0, ge=0, description="How long `up` waits for in-flight events on stop.")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = Field(default=None, description="CA bundle that signed the brokers' certificates.")
+    kafka_ssl_certfile: Path | None = Field(default=None, description="Client certificate (mutual TLS).")
+    kafka_ssl_keyfile: Path | None = None
     api_tokens: list[ConfiguredToken] = Field(default_factory=list, description="JSON list of {organisation_code, role, token_sha256}.")
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="JSON logs; unset = JSON unless stderr is a terminal.")
+
+    @model_validator(mode="after")
+    def _security_is_complete(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+                self.kafka_sasl_mechanism and self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError("kafka_security_protocol SASL_* needs kafka_sasl_mechanism, kafka_sasl_username and "
+                             "kafka_sasl_password")
+        return self
 
     @cached_property
     def database(self) -> str:

@@ -26,6 +26,7 @@ from sqlmodel import Session, select
 from sinks.models import INTAKE_ACCEPTED, IntakeEvent
 from sinks.store import make_engine
 from streams import admin
+from streams.connection import KafkaConnection
 from streams.embedded_broker import EmbeddedBroker
 from streams.processes import die_with_parent
 from streams.publisher import send_raw
@@ -38,12 +39,12 @@ log = structlog.get_logger("safeguard.up")
 WORKER_RESTART_DELAY_SECONDS = 2.0
 
 
-def replay_unprocessed(engine, topology: Topology, bootstrap: str) -> int:  # type: ignore[no-untyped-def]
+def replay_unprocessed(engine, topology: Topology, connection: KafkaConnection) -> int:  # type: ignore[no-untyped-def]
     """Re-send every accepted-but-unprocessed event to the accepted topic; returns how many."""
     with Session(engine) as session:
         rows = session.exec(select(IntakeEvent.key, IntakeEvent.payload).where(IntakeEvent.status == INTAKE_ACCEPTED)).all()
     if rows:
-        send_raw([(topology.accepted.name, (key or "").encode(), payload.encode()) for key, payload in rows], bootstrap)
+        send_raw([(topology.accepted.name, (key or "").encode(), payload.encode()) for key, payload in rows], connection)
     return len(rows)
 
 
@@ -68,11 +69,15 @@ class Supervisor:
         self.stopping = asyncio.Event()
         self.runtime: dict = {}
 
+    @property
+    def connection(self) -> KafkaConnection:
+        return KafkaConnection.from_settings(self.settings, self.bootstrap)
+
     def start_broker(self) -> None:
         if not self.bootstrap:
             self.broker = EmbeddedBroker(self.settings.data_dir / "logs").start()
             self.bootstrap = self.broker.address
-        admin.ensure_topics(self.bootstrap, self.topology, self.settings.replication_factor)
+        admin.ensure_topics(self.connection, self.topology, self.settings.replication_factor)
 
     def spawn_worker(self, index: int) -> subprocess.Popen[bytes]:
         env = {**os.environ, "SAFEGUARD_BROKER_URL": f"kafka://{self.bootstrap}", "SAFEGUARD_DATABASE_URL": self.settings.database,
@@ -106,7 +111,7 @@ class Supervisor:
         if read_runtime(settings):
             raise SystemExit(f"a pipeline is already running with data directory {settings.data_dir}; stop it or use --data-dir")
         self.start_broker()  # main thread on purpose: see streams.processes
-        replayed = await asyncio.to_thread(replay_unprocessed, self.engine, self.topology, self.bootstrap)
+        replayed = await asyncio.to_thread(replay_unprocessed, self.engine, self.topology, self.connection)
         self.workers = [self.spawn_worker(i) for i in range(settings.workers)]
         runner = web.AppRunner(build_web_app(self.engine, self.is_ready, self.settings), access_log=None)
         await runner.setup()
@@ -135,7 +140,7 @@ class Supervisor:
 
         phases = demo_phases(self.topology)
         for phase in phases:
-            await asyncio.to_thread(send_raw, phase, self.bootstrap)
+            await asyncio.to_thread(send_raw, phase, self.connection)
             await self.drain()
         print(f"demo day published: {sum(map(len, phases))} events", flush=True)
 
@@ -158,7 +163,7 @@ class Supervisor:
         topics = [spec.name for spec in self.topology.all_specs]
         while time.monotonic() < deadline:
             try:
-                lag = await asyncio.to_thread(admin.consumer_lag, self.bootstrap, self.settings.app_id, topics)
+                lag = await asyncio.to_thread(admin.consumer_lag, self.connection, self.settings.app_id, topics)
             except Exception as exc:  # noqa: BLE001 - broker trouble on the way out: stop anyway
                 log.warning("drain.failed", error=type(exc).__name__)
                 return

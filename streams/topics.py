@@ -34,6 +34,8 @@ class TopicSpec:
     partitions: int
     event_types: tuple[str, ...]
     description: str
+    retention_hours: int = 24 * 14
+    dead_letter_retention_hours: int = 24 * 90
 
     @property
     def dead_letter(self) -> str:
@@ -50,17 +52,33 @@ class Topology:
     @classmethod
     def from_settings(cls, settings: Settings) -> Topology:
         prefix = settings.topic_prefix
+        retention = {"retention_hours": settings.retention_hours,
+                     "dead_letter_retention_hours": settings.dead_letter_retention_hours}
         inbound = tuple(
-            TopicSpec(f"{prefix}.{name}", settings.partitions, types, f"Inbound {', '.join(types)} events from producers.")
+            TopicSpec(f"{prefix}.{name}", settings.partitions, types, f"Inbound {', '.join(types)} events from producers.",
+                      **retention)
             for name, types in INBOUND.items()
         )
         accepted = TopicSpec(f"{prefix}.{ACCEPTED}", settings.partitions, tuple(t for s in inbound for t in s.event_types),
-                             "Validated events recorded in the intake store, awaiting routing.")
+                             "Validated events recorded in the intake store, awaiting routing.", **retention)
         return cls(inbound=inbound, accepted=accepted)
 
     @property
     def all_specs(self) -> tuple[TopicSpec, ...]:
         return (*self.inbound, self.accepted)
+
+    def declared(self, replication_factor: int) -> dict[str, tuple[int, dict[str, str]]]:
+        """Every topic name -> (partitions, topic configs) as it should exist on the cluster.
+
+        No topic is compacted: none is a changelog (state lives in the SQL store)."""
+        declared = {}
+        for spec in self.all_specs:
+            for name, hours in ((spec.name, spec.retention_hours), (spec.dead_letter, spec.dead_letter_retention_hours)):
+                configs = {"cleanup.policy": "delete", "retention.ms": str(hours * 3_600_000)}
+                if replication_factor >= 3:
+                    configs["min.insync.replicas"] = "2"
+                declared[name] = (spec.partitions, configs)
+        return declared
 
     def all_names(self) -> list[str]:
         """Every topic name including dead-letter siblings."""

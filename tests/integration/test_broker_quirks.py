@@ -11,6 +11,7 @@ from kafka.admin import NewTopic
 
 from streams import broker_quirks
 from streams.admin import admin_client
+from streams.connection import KafkaConnection
 from streams.embedded_broker import EmbeddedBroker
 
 pytestmark = pytest.mark.integration
@@ -23,7 +24,7 @@ def broker(tmp_path_factory):
 
 
 def make_topic(broker: EmbeddedBroker, name: str, partitions: int = 3) -> list[TopicPartition]:
-    admin = admin_client(broker.address)
+    admin = admin_client(KafkaConnection(broker.address))
     admin.create_topics([NewTopic(name, partitions, 1)])
     admin.close()
     return [TopicPartition(name, p) for p in range(partitions)]
@@ -44,7 +45,7 @@ class TestLogEnd:
         consumer = KafkaConsumer(bootstrap_servers=broker.address)
         reported = consumer.end_offsets(partitions)
         consumer.close()
-        true_end = broker_quirks.log_end_offsets(broker.address, partitions)
+        true_end = broker_quirks.log_end_offsets(KafkaConnection(broker.address), partitions)
         assert [true_end[tp] for tp in partitions] == produced
         assert all(reported[tp] <= true_end[tp] for tp in partitions)
 

@@ -110,6 +110,19 @@ class TestTopics:
         assert all("6 partitions" in line for line in lines)
         assert any(line.startswith("safeguarding.ppn.dlq:") for line in lines)
 
+    def test_drift_check_passes_then_reports_a_missing_topic(self, instance):
+        """`topics --check` exits 0 when the cluster matches, 1 naming the topic when one is missing."""
+        from streams.admin import admin_client
+        from streams.connection import KafkaConnection
+
+        assert cli("topics", "--check", data_dir=instance.data_dir).returncode == 0
+        admin = admin_client(KafkaConnection(instance.runtime["broker"]))
+        admin.delete_topics(["safeguarding.missing.dlq"])
+        admin.close()
+        result = wait_for(lambda: (r := cli("topics", "--check", data_dir=instance.data_dir)).returncode == 1 and r,
+                          what="drift to be reported")
+        assert "drift: safeguarding.missing.dlq: missing" in result.stdout
+
 
 class TestDurability:
     def test_killing_the_worker_mid_stream_loses_and_duplicates_nothing(self, instance):
