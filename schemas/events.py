@@ -172,6 +172,8 @@ class PpnSubmitted(Envelope):
     officer: Officer | None = None
     incident_reference: Reference | None = None
     location_postcode: Postcode | None = None
+    missing_episode_reference: Reference | None = Field(
+        default=None, description="For a PPN raised about a missing episode: that episode's reference.")
 
     @model_validator(mode="after")
     def _names_a_child(self) -> PpnSubmitted:
@@ -286,6 +288,17 @@ class MissingReturned(Envelope):
     found_location: LocationOrText | None = None
 
 
+class ReturnInterviewCompleted(Envelope):
+    """A return home interview held with a child after a missing episode (due within 72 h of return)."""
+
+    event_type: Literal["return_interview.completed"]
+    episode_reference: Reference
+    child: PersonRef
+    completed_at: PastTimestamp
+    conducted_by: ContactOrText | None = None
+    offered_only: bool = Field(default=False, description="True when the interview was offered and declined.")
+
+
 class UnscheduledCareAttended(Envelope):
     """A child attended unscheduled care (minor injuries unit, emergency department, out-of-hours GP)."""
 
@@ -318,6 +331,7 @@ Event = Annotated[
         CprSnapshot,
         MissingReported,
         MissingReturned,
+        ReturnInterviewCompleted,
         UnscheduledCareAttended,
         ReferralOutcome,
     ],

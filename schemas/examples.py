@@ -96,6 +96,12 @@ EXAMPLES: dict[str, dict] = {
         "episode_reference": "MISS-2026-0091", "child": {**CHILD_SIAN, "role": "subject"},
         "returned_at": "2026-11-21T23:05:00+00:00", "found_location": "a friend's house in Builth Wells",
     },
+    "return_interview.completed": {
+        "event_id": "5b0f8a52-5a0e-4c8e-9e55-3c1f0b7a9d11", "event_type": "return_interview.completed", "schema_version": 1,
+        "occurred_at": "2026-11-22T10:00:00+00:00", "recorded_at": "2026-11-22T10:30:00+00:00", "source": LA_SOURCE,
+        "episode_reference": "MISS-2026-0091", "child": {**CHILD_SIAN, "role": "subject"},
+        "completed_at": "2026-11-22T10:00:00+00:00", "conducted_by": {"name": "Return interview worker", "team": "Edge of Care"},
+    },
     "unscheduled_care.attended": {
         "event_id": "5b0f8a52-5a0e-4c8e-9e55-3c1f0b7a9d09", "event_type": "unscheduled_care.attended", "schema_version": 1,
         "occurred_at": "2026-11-21T11:15:00+00:00", "recorded_at": "2026-11-21T11:16:00+00:00", "source": HEALTH_SOURCE,

@@ -109,6 +109,54 @@ class RegisterFlag(SQLModel, table=True):
     child_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
 
 
+class MissingEpisode(SQLModel, table=True):
+    """One missing episode of one child: reported, returned, and what was linked to it."""
+
+    __tablename__ = "missing_episode"
+
+    episode_key: str = Field(primary_key=True, max_length=320)
+    child_key: str = Field(index=True, max_length=200)
+    episode_reference: str = Field(max_length=100)
+    reported_at: datetime | None = None
+    returned_at: datetime | None = None
+    looked_after: bool = False
+    profile_reference: str | None = Field(default=None, max_length=100)
+    ppn_reference: str | None = Field(default=None, max_length=100)
+
+
+class ChildIncident(SQLModel, table=True):
+    """A police notice about one child, kept to count repeat concerns."""
+
+    __tablename__ = "child_incident"
+
+    incident_key: str = Field(primary_key=True, max_length=260)
+    child_key: str = Field(index=True, max_length=200)
+    source_event_id: str = Field(max_length=36)
+    kind: str = Field(max_length=40)
+    category: str | None = Field(default=None, max_length=40)
+    grade: str | None = Field(default=None, max_length=20)
+    reference: str | None = Field(default=None, max_length=100)
+    occurred_at: datetime
+
+
+class Deadline(SQLModel, table=True):
+    """One watched deadline: opened by an event, met by another, breached when the clock passes it."""
+
+    __tablename__ = "deadline"
+
+    deadline_id: str = Field(primary_key=True, max_length=400)
+    rule: str = Field(index=True, max_length=60)
+    subject_key: str | None = Field(default=None, index=True, max_length=200)
+    reference: str = Field(index=True, max_length=100)
+    due_at: datetime = Field(index=True)
+    opened_at: datetime
+    status: str = Field(default="open", index=True, max_length=16)  # open | met | breached | resolved
+    recipients_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    evidence_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    met_at: datetime | None = None
+    breached_at: datetime | None = None
+
+
 class CareAccess(SQLModel, table=True):
     """An unscheduled-care attendance (or a health lookup that notified) of a flagged child; last 25 kept."""
 

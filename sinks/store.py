@@ -91,6 +91,9 @@ def insert_ignoring_duplicates(session: Session, model: type[SQLModel], rows: Se
     table = model.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=list(key))
-    result = session.exec(statement)  # type: ignore[call-overload]
-    return result.rowcount or 0
+    key = list(key)
+    # RETURNING lists only the rows actually inserted (rowcount is unreliable for multi-row
+    # inserts on some drivers), so the count is exact on SQLite and PostgreSQL alike.
+    statement = (module.insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=key)
+                 .returning(table.c[key[0]]))
+    return len(session.exec(statement).all())  # type: ignore[call-overload]

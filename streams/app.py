@@ -2,7 +2,7 @@
 
 Inputs: ``Settings`` and the broker address in force. Outputs: a ``Pipeline`` holding the
 ``faust.App``, the topology, the store engine, the policy and the sinks, with the intake and
-router agents registered explicitly. Guarantee: no autodiscovery, so an import error in an
+router agents and the deadline timer registered explicitly. Guarantee: no autodiscovery, so an import error in an
 agent module fails start-up instead of silently dropping the agent.
 """
 
@@ -20,6 +20,7 @@ from streams.connection import KafkaConnection
 from streams.policy import Policy
 from streams.settings import Settings
 from streams.topics import Topology
+from streams.watch import Watch, WatchRules
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Pipeline:
     engine: Engine
     policy: Policy
     sinks: dict[str, Sink]
+    watch: Watch
 
 
 def create_pipeline(settings: Settings, broker: str) -> Pipeline:
@@ -51,11 +53,13 @@ def create_pipeline(settings: Settings, broker: str) -> Pipeline:
     )
     policy = Policy.load(settings.policy_file)
     pipeline = Pipeline(app=app, settings=settings, topology=Topology.from_settings(settings),
-                        engine=make_engine(settings.database), policy=policy, sinks=build_sinks(policy))
-    from streams.agents import intake, router
+                        engine=make_engine(settings.database), policy=policy, sinks=build_sinks(policy),
+                        watch=Watch(WatchRules.load(settings.watch_rules_file), policy))
+    from streams.agents import deadlines, intake, router
 
     intake.register(pipeline)
     router.register(pipeline)
+    deadlines.register(pipeline)
     return pipeline
 
 

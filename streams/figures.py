@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from sinks.models import DeadLetterRecord, DeliveryRecord, IntakeEvent, RegisterFlag
+from sinks.models import DeadLetterRecord, Deadline, DeliveryRecord, IntakeEvent, RegisterFlag
 from streams.policy import SINKS
 
 TOP_REASONS = 5
@@ -27,6 +27,7 @@ def collect(engine: Engine) -> dict:
         recent = session.exec(select(DeadLetterRecord.dead_letter_id, DeadLetterRecord.topic, DeadLetterRecord.field_path,
                                      DeadLetterRecord.reason).order_by(DeadLetterRecord.parked_at.desc()).limit(10)).all()  # type: ignore[union-attr]
         flags = session.exec(select(func.count()).select_from(RegisterFlag).where(RegisterFlag.active == True)).one()  # noqa: E712
+        deadlines = session.exec(select(Deadline.rule, Deadline.status, func.count()).group_by(Deadline.rule, Deadline.status)).all()
         with_nhs = session.exec(select(func.count()).select_from(RegisterFlag).where(
             RegisterFlag.active == True, RegisterFlag.nhs_number != None)).one()  # noqa: E711,E712
     return {
@@ -36,6 +37,7 @@ def collect(engine: Engine) -> dict:
         "deliveries_by_rule": by_rule,
         "dead_letters": {"total": parked, "top_reasons": [{"reason": r, "count": c} for r, c in reasons],
                          "recent": [{"dead_letter_id": i, "topic": t, "field_path": f, "reason": r} for i, t, f, r in recent]},
+        "deadlines": [{"rule": rule, "status": status, "count": count} for rule, status, count in deadlines],
         "register": {"active_flags": flags, "with_valid_nhs_number": with_nhs,
                      # CP-IS asks for at least 95% before a local authority goes live.
                      "share_with_valid_nhs_number": round(with_nhs / flags, 4) if flags else None},
@@ -58,6 +60,9 @@ def prometheus_text(figures: dict) -> str:
         "# HELP safeguard_register_active_flags Children currently flagged on the register.",
         "# TYPE safeguard_register_active_flags gauge",
         f"safeguard_register_active_flags {figures['register']['active_flags']}",
+        "# HELP safeguard_deadlines Watched deadlines by rule and status (open, met, breached, resolved).",
+        "# TYPE safeguard_deadlines gauge",
+        *(f'safeguard_deadlines{{rule="{d["rule"]}",status="{d["status"]}"}} {d["count"]}' for d in figures["deadlines"]),
         "# HELP safeguard_register_flags_with_nhs_number Flagged children whose record carries a valid NHS number.",
         "# TYPE safeguard_register_flags_with_nhs_number gauge",
         f"safeguard_register_flags_with_nhs_number {figures['register']['with_valid_nhs_number']}",

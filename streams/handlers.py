@@ -2,9 +2,10 @@
 
 ``intake``: raw messages -> validated events recorded in ``intake_event`` (or parked as dead
 letters, with an operator alert); returns what to forward to the accepted topic and to the
-dead-letter topics. ``route``: accepted events -> state updates, policy-planned deliveries
-written to their sinks with audit lines, and the intake row marked processed, all in one
-transaction. Guarantees: neither raises on bad input; both are idempotent, so at-least-once
+dead-letter topics. ``route``: accepted events -> state updates, policy-planned deliveries and
+deadline-watch alerts written to their sinks with audit lines, and the intake row marked
+processed, all in one transaction. ``fire_deadlines``: breaches due deadlines and writes their
+alerts, in one transaction. Guarantees: neither raises on bad input; both are idempotent, so at-least-once
 redelivery after a crash neither loses nor duplicates anything.
 """
 
@@ -29,6 +30,7 @@ from streams.keys import partition_key
 from streams.policy import PlannedDelivery, Policy
 from streams.settings import Settings
 from streams.state import StoreContext
+from streams.watch import Watch, WatchRules
 
 log = structlog.get_logger("safeguard.handlers")
 
@@ -116,8 +118,9 @@ def park(session: Session, policy: Policy, alerts_sink: Sink, letters: list[Dead
 
 
 def route(engine: Engine, policy: Policy, settings: Settings, sinks: dict[str, Sink],
-          messages: list[tuple[bytes | None, Origin]]) -> RouteResult:
+          messages: list[tuple[bytes | None, Origin]], watch: Watch | None = None) -> RouteResult:
     """Apply state, plan and write deliveries, and mark events processed, in one transaction."""
+    watch = watch or Watch(WatchRules.load(), policy)
     result = RouteResult()
     now = datetime.now(timezone.utc)
     with Session(engine) as session:
@@ -136,7 +139,8 @@ def route(engine: Engine, policy: Policy, settings: Settings, sinks: dict[str, S
                 result.skipped += 1
                 continue
             context.apply(event)
-            planned = policy.plan(event, context)
+            planned = policy.plan(event, context) + _outcomes_now_deliverable(session, policy, watch, context, event)
+            planned += watch.on_event(session, event, context)
             try:
                 for delivery in planned:
                     sinks[delivery.sink].check(delivery)
@@ -160,3 +164,29 @@ def route(engine: Engine, policy: Policy, settings: Settings, sinks: dict[str, S
         session.commit()
     result.processed = len(done)
     return result
+
+
+def _outcomes_now_deliverable(session: Session, policy: Policy, watch: Watch, context: StoreContext,
+                              referral) -> list[PlannedDelivery]:  # type: ignore[no-untyped-def]
+    """An outcome that arrived before its referral is routed to the referrer once the referral is known."""
+    planned = []
+    for event_id in watch.outcomes_received_before(session, referral):
+        row = session.get(IntakeEvent, event_id)
+        if row is not None:
+            planned += [d for d in policy.plan(parse_event(row.payload), context) if d.sink != "alerts"]
+    return planned
+
+
+def fire_deadlines(engine: Engine, sinks: dict[str, Sink], watch: Watch, now: datetime) -> int:
+    """Breach every deadline due by ``now`` and write its alerts, in one transaction; returns alerts written."""
+    with Session(engine) as session:
+        alerts = watch.fire_due(session, now)
+        by_sink: dict[str, list[PlannedDelivery]] = defaultdict(list)
+        for alert in alerts:
+            by_sink[alert.sink].append(alert)
+        written = sum(sinks[name].write(session, batch, actor="safeguard.watch") for name, batch in by_sink.items())
+        session.commit()
+    for alert in alerts:
+        log.warning("deadline.breached", delivery_id=alert.delivery_id, rule=alert.content.get("watch_rule"),
+                    subject_key=alert.subject_key, recipient=alert.recipient)
+    return written

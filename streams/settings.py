@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     dead_letter_retention_hours: int = Field(default=24 * 90, ge=1, description="How long dead-letter topics keep events.")
     max_message_bytes: int = Field(default=1_048_576, ge=1024, description="Larger messages are dead-lettered.")
     policy_file: Path = Field(default=DEFAULT_POLICY_FILE, description="The sharing policy (data, versioned).")
+    watch_rules_file: Path = Field(default=Path(__file__).with_name("watch_rules.toml"),
+                                   description="Thresholds of the deadline watch (data, versioned).")
+    watch_interval_seconds: float = Field(default=5.0, gt=0, description="How often workers look for breached deadlines.")
     app_id: str = Field(default="safeguard", pattern=r"^[a-z][a-z0-9_-]{0,40}$",
                         description="Consumer group prefix; distinct ids let pipelines share a broker.")
     topic_prefix: str = Field(default="safeguarding", pattern=r"^[a-z][a-z0-9_.-]{0,40}$")

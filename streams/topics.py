@@ -19,7 +19,7 @@ INBOUND: dict[str, tuple[str, ...]] = {
     "ppn": ("ppn.submitted",),
     "domestic-abuse": ("domestic_abuse.reported",),
     "cpr": ("cpr.registered", "cpr.amended", "cpr.deregistered", "cpr.snapshot"),
-    "missing": ("missing.reported", "missing.returned"),
+    "missing": ("missing.reported", "missing.returned", "return_interview.completed"),
     "unscheduled-care": ("unscheduled_care.attended",),
     "referral-outcome": ("referral.outcome",),
 }

@@ -1,0 +1,20 @@
+"""Deadline timer: every few seconds, breach due deadlines and raise their alerts.
+
+Consumes: nothing (a Faust timer on every worker). Produces: alert deliveries for deadlines
+whose time has passed. Guarantee: each breach alerts once however many workers run the timer:
+the breach is claimed by a conditional status update in the same transaction as its alerts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from streams.handlers import fire_deadlines
+from streams.retry import until_done
+
+
+def register(pipeline) -> None:  # type: ignore[no-untyped-def]
+    @pipeline.app.timer(interval=pipeline.settings.watch_interval_seconds, name="safeguard.deadlines")
+    async def deadline_timer() -> None:
+        await until_done("deadlines", fire_deadlines, pipeline.engine, pipeline.sinks, pipeline.watch,
+                         datetime.now(timezone.utc))

@@ -1,0 +1,289 @@
+"""The deadline watch: one mechanism for every timed and counting rule in EVENTS.md.
+
+Inputs: validated events (inside the router's transaction) and a clock (``now``, injected so
+tests can set it). Outputs: ``deadline``, ``missing_episode`` and ``child_incident`` rows, and
+planned deliveries: alerts (to the ``alerts`` sink, naming the rule, the child, the deadline
+and the evidence) and key-worker notifications. Guarantees: deadlines are computed from event
+time; each breach alerts once (the breach is a status change in the same transaction as the
+alert, and alert ids are derived from the deadline), even after restarts or redelivery; an
+awaited event arriving late resolves the breach with a second, resolving alert; events may
+arrive in any order (an outcome before its PPN leaves the deadline already met).
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, select
+
+from schemas import Envelope, PersonRef
+from schemas.events import (
+    DomesticAbuseReported,
+    MissingReported,
+    MissingReturned,
+    PpnSubmitted,
+    ReferralOutcome,
+    ReturnInterviewCompleted,
+)
+from sinks.models import ChildIncident, Deadline, MissingEpisode
+from sinks.store import insert_ignoring_duplicates
+from streams.keys import person_key
+from streams.policy import PlannedDelivery, Policy, RoutingContext
+from streams.working_time import add_working_days, add_working_hours
+
+RULES_FILE = Path(__file__).with_name("watch_rules.toml")
+OPEN, MET, BREACHED, RESOLVED = "open", "met", "breached", "resolved"
+
+
+@dataclass(frozen=True)
+class WatchRules:
+    version: str
+    missing_without_ppn_hours: float
+    return_interview_hours: float
+    repeat_missing_episodes: int
+    repeat_missing_days: int
+    repeat_ppn_count: int
+    repeat_ppn_days: int
+    referral_working_days: int
+    triage_working_hours: dict[str, float]
+    incident_event_types: tuple[str, ...]
+
+    @classmethod
+    def load(cls, path: Path = RULES_FILE) -> WatchRules:
+        data = tomllib.loads(path.read_text())
+        try:
+            return cls(
+                version=data["version"],
+                missing_without_ppn_hours=float(data["missing_without_ppn"]["hours"]),
+                return_interview_hours=float(data["return_interview"]["hours"]),
+                repeat_missing_episodes=int(data["repeat_missing"]["episodes"]),
+                repeat_missing_days=int(data["repeat_missing"]["days"]),
+                repeat_ppn_count=int(data["repeat_standard_ppn"]["count"]),
+                repeat_ppn_days=int(data["repeat_standard_ppn"]["days"]),
+                referral_working_days=int(data["referral_outcome"]["working_days"]),
+                triage_working_hours={k: float(v) for k, v in data["ppn_triage"]["working_hours"].items()},
+                incident_event_types=tuple(data["registered_child_incident"]["event_types"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: watch rules incomplete or malformed: {exc}") from exc
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+class Watch:
+    def __init__(self, rules: WatchRules, policy: Policy) -> None:
+        self.rules = rules
+        self.policy = policy
+
+    # -- events -----------------------------------------------------------------------------------
+    def on_event(self, session: Session, event: Envelope, context: RoutingContext) -> list[PlannedDelivery]:
+        """Open, meet or count whatever ``event`` bears on; returns immediate alerts/notifications."""
+        out: list[PlannedDelivery] = []
+        if event.event_type in self.rules.incident_event_types:  # type: ignore[attr-defined]
+            out += self._notify_key_workers(event, context)
+        if isinstance(event, PpnSubmitted):
+            out += self._on_ppn(session, event, context)
+        elif isinstance(event, MissingReported):
+            out += self._on_missing(session, event, context)
+        elif isinstance(event, MissingReturned):
+            self._episode(session, event.episode_reference, event.child, event.source.organisation_code, returned_at=event.returned_at)
+            self._open(session, "return_interview", event.episode_reference, self._key(event.child, event),
+                       event.returned_at + timedelta(hours=self.rules.return_interview_hours),
+                       [context.area_recipient("local_authority")], {"returned_at": event.returned_at.isoformat()})
+        elif isinstance(event, ReturnInterviewCompleted):
+            out += self._meet(session, "return_interview", event.episode_reference, event.completed_at, str(event.event_id))
+        elif isinstance(event, ReferralOutcome):
+            for rule in ("referral_outcome", "ppn_triage"):
+                out += self._meet(session, rule, event.referral_reference, event.decided_at, str(event.event_id))
+        return out
+
+    def _key(self, child: PersonRef, event: Envelope) -> str:
+        return person_key(child, event.source.organisation_code)
+
+    def _on_ppn(self, session: Session, event: PpnSubmitted, context: RoutingContext) -> list[PlannedDelivery]:
+        out: list[PlannedDelivery] = []
+        children = event.child_persons()
+        la = context.area_recipient("local_authority")
+        for child in children:
+            key = self._key(child, event)
+            insert_ignoring_duplicates(session, ChildIncident, [{
+                "incident_key": f"{event.event_id}|{key}", "child_key": key, "source_event_id": str(event.event_id),
+                "kind": "ppn", "category": event.category.value, "grade": event.risk_level.value,
+                "reference": event.ppn_reference, "occurred_at": event.occurred_at}], ["incident_key"])
+            if event.risk_level.value == "standard":
+                out += self._repeat_standard_ppn(session, event, key, la)
+            if event.category.value == "missing_child":
+                out += self._link_missing_by_child(session, key, event)
+        if event.missing_episode_reference:
+            self._episode(session, event.missing_episode_reference, children[0], event.source.organisation_code,
+                          ppn_reference=event.ppn_reference)
+            out += self._meet(session, "missing_without_ppn", event.missing_episode_reference, event.recorded_at, str(event.event_id))
+        subject = self._key(children[0], event)
+        hours = self.rules.triage_working_hours[event.risk_level.value]
+        self._open(session, "ppn_triage", event.ppn_reference, subject, add_working_hours(event.occurred_at, hours), [la],
+                   {"grade": event.risk_level.value, "working_hours": hours})
+        self._open(session, "referral_outcome", event.ppn_reference, subject,
+                   add_working_days(event.occurred_at, self.rules.referral_working_days),
+                   sorted({event.source.organisation_code, la}), {"referrer": event.source.organisation_code})
+        return out
+
+    def _repeat_standard_ppn(self, session: Session, event: PpnSubmitted, key: str, la: str) -> list[PlannedDelivery]:
+        since = event.occurred_at - timedelta(days=self.rules.repeat_ppn_days)
+        rows = session.exec(select(ChildIncident).where(
+            ChildIncident.child_key == key, ChildIncident.kind == "ppn", ChildIncident.grade == "standard")).all()
+        recent = sorted((r for r in rows if since <= _aware(r.occurred_at) <= event.occurred_at), key=lambda r: r.occurred_at)
+        if len(recent) < self.rules.repeat_ppn_count:
+            return []
+        return [self._alert("repeat_standard_ppn", f"{key}|{event.event_id}", la, key, event.ppn_reference, None, OPEN,
+                            {"standard_ppns_in_window": [r.reference for r in recent], "window_days": self.rules.repeat_ppn_days})]
+
+    def _on_missing(self, session: Session, event: MissingReported, context: RoutingContext) -> list[PlannedDelivery]:
+        key = self._key(event.child, event)
+        episode = self._episode(session, event.episode_reference, event.child, event.source.organisation_code,
+                                reported_at=event.occurred_at, looked_after=event.looked_after,
+                                profile_reference=event.profile_reference, ppn_reference=event.ppn_reference)
+        out: list[PlannedDelivery] = []
+        linked = episode.ppn_reference or self._recent_missing_ppn(session, key, event.occurred_at)
+        due = event.occurred_at + timedelta(hours=self.rules.missing_without_ppn_hours)
+        self._open(session, "missing_without_ppn", event.episode_reference, key, due,
+                   [context.area_recipient("police_force")], {"reported_at": event.occurred_at.isoformat()},
+                   status=MET if linked else OPEN)
+        since = event.occurred_at - timedelta(days=self.rules.repeat_missing_days)
+        episodes = [e for e in session.exec(select(MissingEpisode).where(MissingEpisode.child_key == key))
+                    if e.reported_at is not None and since <= _aware(e.reported_at) <= event.occurred_at]
+        if len(episodes) >= self.rules.repeat_missing_episodes:
+            out.append(self._alert("repeat_missing", f"{key}|{event.episode_reference}", context.area_recipient("local_authority"),
+                                   key, event.episode_reference, None, OPEN,
+                                   {"episodes_in_window": sorted(e.episode_reference for e in episodes),
+                                    "window_days": self.rules.repeat_missing_days, "looked_after": event.looked_after}))
+        return out
+
+    def _recent_missing_ppn(self, session: Session, key: str, reported_at: datetime) -> bool:
+        since = reported_at - timedelta(hours=self.rules.missing_without_ppn_hours)
+        rows = session.exec(select(ChildIncident).where(ChildIncident.child_key == key, ChildIncident.category == "missing_child")).all()
+        return any(_aware(r.occurred_at) >= since for r in rows)
+
+    def _link_missing_by_child(self, session: Session, key: str, event: PpnSubmitted) -> list[PlannedDelivery]:
+        out: list[PlannedDelivery] = []
+        for deadline in session.exec(select(Deadline).where(
+                Deadline.rule == "missing_without_ppn", Deadline.subject_key == key,
+                Deadline.status.in_([OPEN, BREACHED]))).all():  # type: ignore[attr-defined]
+            out += self._meet(session, "missing_without_ppn", deadline.reference, event.recorded_at, str(event.event_id))
+        return out
+
+    def _episode(self, session: Session, reference: str, child: PersonRef, organisation: str, **values: Any) -> MissingEpisode:
+        episode = session.get(MissingEpisode, reference)
+        if episode is None:
+            episode = MissingEpisode(episode_key=reference, child_key=person_key(child, organisation), episode_reference=reference)
+        for name, value in values.items():
+            if value is not None and not (name == "looked_after" and value is False and episode.looked_after):
+                setattr(episode, name, value)
+        session.add(episode)
+        session.flush()
+        return episode
+
+    def _notify_key_workers(self, event: Envelope, context: RoutingContext) -> list[PlannedDelivery]:
+        from streams.keys import children_of
+
+        out = []
+        for child in children_of(event):
+            flag = context.flag_for(child)
+            if not flag:
+                continue
+            reference = getattr(event, "ppn_reference", None) or getattr(event, "incident_reference", None) or \
+                getattr(event, "episode_reference", None)
+            key = self._key(child, event)
+            out.append(self.policy.plan_operational("registered_child_incident", f"{event.event_id}|{key}", {
+                "notification": "a new incident concerns a child on the child protection register: review the plan",
+                "watch_rule": "registered_child_incident", "subject_key": key, "reference": reference,
+                "incident_type": event.event_type, "occurred_at": event.occurred_at.isoformat(),  # type: ignore[attr-defined]
+                "register_key_worker": {"key_worker": flag.get("key_worker"), "plan_reference": flag.get("plan_reference")},
+                "event_id": str(event.event_id), "event_type": event.event_type,  # type: ignore[attr-defined]
+            }, recipient=flag["local_authority"]["code"], subject_key=key))
+        return out
+
+    def outcomes_received_before(self, session: Session, event: Envelope) -> list[str]:
+        """Ids of referral outcomes that arrived before this referral (so its referrer was not told yet)."""
+        if not isinstance(event, PpnSubmitted):
+            return []
+        deadline = session.get(Deadline, f"referral_outcome|{event.ppn_reference}")
+        if deadline is None or deadline.status != MET or deadline.recipients_json != "[]":
+            return []
+        met_by = json.loads(deadline.evidence_json).get("met_by")
+        return [met_by] if met_by else []
+
+    # -- deadlines --------------------------------------------------------------------------------
+    def _open(self, session: Session, rule: str, reference: str, subject: str | None, due: datetime, recipients: list[str],
+              evidence: dict, status: str = OPEN) -> None:
+        """Open a deadline unless one exists (an awaited event that came first leaves it met)."""
+        insert_ignoring_duplicates(session, Deadline, [{
+            "deadline_id": f"{rule}|{reference}", "rule": rule, "subject_key": subject, "reference": reference,
+            "due_at": due, "opened_at": datetime.now(timezone.utc), "status": status,
+            "recipients_json": json.dumps(recipients), "evidence_json": json.dumps(evidence, sort_keys=True),
+            "met_at": None, "breached_at": None}], ["deadline_id"])
+        existing = session.get(Deadline, f"{rule}|{reference}")
+        if existing is not None and existing.status == MET and existing.recipients_json == "[]":
+            # Met before it was opened: keep it met, but record what it was.
+            existing.subject_key, existing.due_at = subject, due
+            existing.recipients_json, existing.evidence_json = json.dumps(recipients), json.dumps(evidence, sort_keys=True)
+            session.add(existing)
+
+    def _meet(self, session: Session, rule: str, reference: str, at: datetime, by_event: str) -> list[PlannedDelivery]:
+        deadline = session.get(Deadline, f"{rule}|{reference}")
+        if deadline is None:
+            insert_ignoring_duplicates(session, Deadline, [{
+                "deadline_id": f"{rule}|{reference}", "rule": rule, "subject_key": None, "reference": reference,
+                "due_at": at, "opened_at": datetime.now(timezone.utc), "status": MET, "recipients_json": "[]",
+                "evidence_json": json.dumps({"met_by": by_event}), "met_at": at, "breached_at": None}], ["deadline_id"])
+            return []
+        if deadline.status == OPEN:
+            deadline.status, deadline.met_at = MET, at
+            session.add(deadline)
+            return []
+        if deadline.status == BREACHED:
+            deadline.status, deadline.met_at = RESOLVED, at
+            session.add(deadline)
+            evidence = {**json.loads(deadline.evidence_json), "resolved_by_event": by_event, "resolved_at": at.isoformat()}
+            return [self._alert(rule, f"{deadline.deadline_id}|resolved|{recipient}", recipient, deadline.subject_key,
+                                reference, _aware(deadline.due_at), RESOLVED, evidence)
+                    for recipient in json.loads(deadline.recipients_json)]
+        return []
+
+    def fire_due(self, session: Session, now: datetime) -> list[PlannedDelivery]:
+        """Breach every open deadline whose time has passed; one alert per recipient, once."""
+        out: list[PlannedDelivery] = []
+        due = session.exec(select(Deadline).where(Deadline.status == OPEN, Deadline.due_at <= now)).all()
+        for deadline in due:
+            claimed = session.exec(update(Deadline).where(  # type: ignore[call-overload]
+                Deadline.deadline_id == deadline.deadline_id, Deadline.status == OPEN).values(status=BREACHED, breached_at=now))
+            if claimed.rowcount != 1:
+                continue  # another worker breached it first
+            for recipient in json.loads(deadline.recipients_json):
+                out.append(self._alert(deadline.rule, f"{deadline.deadline_id}|breached|{recipient}", recipient,
+                                       deadline.subject_key, deadline.reference, _aware(deadline.due_at), BREACHED,
+                                       json.loads(deadline.evidence_json)))
+        return out
+
+    def _alert(self, rule: str, key: str, recipient: str, subject: str | None, reference: str, due: datetime | None,
+               status: str, evidence: dict) -> PlannedDelivery:
+        titles = {
+            "missing_without_ppn": "missing child report with no PPN linked",
+            "return_interview": "return home interview not recorded",
+            "repeat_missing": "repeat missing episodes",
+            "repeat_standard_ppn": "repeat standard-grade PPNs about one child",
+            "referral_outcome": "referral without an outcome",
+            "ppn_triage": "PPN not triaged in time",
+        }
+        title = titles.get(rule, rule) + (" (now resolved)" if status == RESOLVED else "")
+        return self.policy.plan_operational("deadline_alert", key, {
+            "alert": title, "watch_rule": rule, "status": status, "subject_key": subject, "master_person_id": None,
+            "reference": reference, "due_at": due.isoformat() if due else None, "evidence": evidence,
+            "event_type": f"watch.{rule}"}, recipient=recipient, subject_key=subject)
