@@ -157,6 +157,50 @@ class Deadline(SQLModel, table=True):
     breached_at: datetime | None = None
 
 
+class School(SQLModel, table=True):
+    """The education sink's directory: a school or early-years setting and its designated safeguarding lead."""
+
+    __tablename__ = "school"
+
+    school_code: str = Field(primary_key=True, max_length=40)
+    name: str = Field(max_length=500)
+    local_authority_code: str | None = Field(default=None, max_length=40)
+    dsl_email: str | None = Field(default=None, max_length=320)
+
+
+class SchoolRollEntry(SQLModel, table=True):
+    """Which school a pupil is on the roll of, by strong identifier only (UPN or NHS number)."""
+
+    __tablename__ = "school_roll"
+
+    roll_id: str = Field(primary_key=True, max_length=120)
+    school_code: str = Field(max_length=40)
+    upn: str | None = Field(default=None, index=True, max_length=13)
+    nhs_number: str | None = Field(default=None, index=True, max_length=10)
+
+
+class EncompassNotice(SQLModel, table=True):
+    """One Operation Encompass notice to one school: its deadline, e-mail delivery and acknowledgement."""
+
+    __tablename__ = "encompass_notice"
+
+    notice_id: str = Field(primary_key=True, max_length=36)  # the education delivery's id
+    school_code: str = Field(index=True, max_length=40)
+    subject_key: str | None = Field(default=None, max_length=200)
+    police_reference: str | None = Field(default=None, max_length=100)
+    attended_at: datetime
+    notify_by: datetime
+    escalate_at: datetime
+    created_at: datetime
+    email_status: str = Field(default="pending", index=True, max_length=16)  # pending|sending|sent|failed|no_address
+    email_attempts: int = 0
+    email_next_attempt_at: datetime | None = None
+    email_sent_at: datetime | None = None
+    email_last_error: str | None = Field(default=None, max_length=500)
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = Field(default=None, max_length=80)
+
+
 class CareAccess(SQLModel, table=True):
     """An unscheduled-care attendance (or a health lookup that notified) of a flagged child; last 25 kept."""
 

@@ -20,6 +20,7 @@ from streams.connection import KafkaConnection
 from streams.policy import Policy
 from streams.settings import Settings
 from streams.topics import Topology
+from streams.school_calendar import Calendars
 from streams.watch import Watch, WatchRules
 
 
@@ -32,6 +33,7 @@ class Pipeline:
     policy: Policy
     sinks: dict[str, Sink]
     watch: Watch
+    calendars: Calendars
 
 
 def create_pipeline(settings: Settings, broker: str) -> Pipeline:
@@ -54,7 +56,8 @@ def create_pipeline(settings: Settings, broker: str) -> Pipeline:
     policy = Policy.load(settings.policy_file)
     pipeline = Pipeline(app=app, settings=settings, topology=Topology.from_settings(settings),
                         engine=make_engine(settings.database), policy=policy, sinks=build_sinks(policy),
-                        watch=Watch(WatchRules.load(settings.watch_rules_file), policy))
+                        watch=Watch(WatchRules.load(settings.watch_rules_file), policy),
+                        calendars=Calendars(settings.school_calendars_file))
     from streams.agents import deadlines, intake, router
 
     intake.register(pipeline)

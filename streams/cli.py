@@ -287,6 +287,23 @@ def cmd_reconciliation(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schools(args: argparse.Namespace) -> int:
+    """Load the school directory (DSL e-mails) or the school roll (UPN / NHS number -> school) from CSV."""
+    from streams.schools import load_directory, load_roll
+
+    settings = settings_from(args)
+    engine = make_engine(database_url(settings))
+    loader = load_directory if args.action == "load" else load_roll
+    try:
+        loaded, rejected = loader(engine, Path(args.file))
+    except (OSError, ValueError) as exc:
+        raise CliError(str(exc)) from exc
+    for line, reason in rejected:
+        print(f"line {line}: rejected: {reason}")
+    print(f"loaded {loaded}, rejected {len(rejected)}", file=sys.stderr)
+    return 1 if rejected else 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from streams.demo import demo_day
 
@@ -349,6 +366,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     reconciliation = commands.add_parser("reconciliation", parents=[common], help="register reconciliation reports")
     reconciliation.set_defaults(func=cmd_reconciliation)
+
+    schools = commands.add_parser("schools", parents=[common], help="load the school directory or the school roll from CSV")
+    schools.add_argument("action", choices=["load", "load-roll"])
+    schools.add_argument("file")
+    schools.set_defaults(func=cmd_schools)
 
     demo = commands.add_parser("demo", help="write the demo day as a JSON-lines file")
     demo.add_argument("out")

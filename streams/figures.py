@@ -9,7 +9,11 @@ from __future__ import annotations
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from sinks.models import DeadLetterRecord, Deadline, DeliveryRecord, IntakeEvent, RegisterFlag
+from collections import Counter
+from datetime import datetime, timezone
+
+from sinks.models import DeadLetterRecord, Deadline, DeliveryRecord, EncompassNotice, IntakeEvent, RegisterFlag
+from streams.encompass import notice_status
 from streams.policy import SINKS
 
 TOP_REASONS = 5
@@ -27,6 +31,8 @@ def collect(engine: Engine) -> dict:
         recent = session.exec(select(DeadLetterRecord.dead_letter_id, DeadLetterRecord.topic, DeadLetterRecord.field_path,
                                      DeadLetterRecord.reason).order_by(DeadLetterRecord.parked_at.desc()).limit(10)).all()  # type: ignore[union-attr]
         flags = session.exec(select(func.count()).select_from(RegisterFlag).where(RegisterFlag.active == True)).one()  # noqa: E712
+        now = datetime.now(timezone.utc)
+        notices = Counter(notice_status(n, now) for n in session.exec(select(EncompassNotice)))
         deadlines = session.exec(select(Deadline.rule, Deadline.status, func.count()).group_by(Deadline.rule, Deadline.status)).all()
         with_nhs = session.exec(select(func.count()).select_from(RegisterFlag).where(
             RegisterFlag.active == True, RegisterFlag.nhs_number != None)).one()  # noqa: E711,E712
@@ -37,6 +43,7 @@ def collect(engine: Engine) -> dict:
         "deliveries_by_rule": by_rule,
         "dead_letters": {"total": parked, "top_reasons": [{"reason": r, "count": c} for r, c in reasons],
                          "recent": [{"dead_letter_id": i, "topic": t, "field_path": f, "reason": r} for i, t, f, r in recent]},
+        "encompass": {status: notices.get(status, 0) for status in ("pending", "delivered", "acknowledged", "overdue")},
         "deadlines": [{"rule": rule, "status": status, "count": count} for rule, status, count in deadlines],
         "register": {"active_flags": flags, "with_valid_nhs_number": with_nhs,
                      # CP-IS asks for at least 95% before a local authority goes live.
@@ -60,6 +67,9 @@ def prometheus_text(figures: dict) -> str:
         "# HELP safeguard_register_active_flags Children currently flagged on the register.",
         "# TYPE safeguard_register_active_flags gauge",
         f"safeguard_register_active_flags {figures['register']['active_flags']}",
+        "# HELP safeguard_encompass_notices Operation Encompass notices by status.",
+        "# TYPE safeguard_encompass_notices gauge",
+        *(f'safeguard_encompass_notices{{status="{k}"}} {v}' for k, v in figures["encompass"].items()),
         "# HELP safeguard_deadlines Watched deadlines by rule and status (open, met, breached, resolved).",
         "# TYPE safeguard_deadlines gauge",
         *(f'safeguard_deadlines{{rule="{d["rule"]}",status="{d["status"]}"}} {d["count"]}' for d in figures["deadlines"]),

@@ -30,6 +30,8 @@ from streams.keys import partition_key
 from streams.policy import PlannedDelivery, Policy
 from streams.settings import Settings
 from streams.state import StoreContext
+from streams.encompass import record_notices
+from streams.school_calendar import Calendars
 from streams.watch import Watch, WatchRules
 
 log = structlog.get_logger("safeguard.handlers")
@@ -118,9 +120,11 @@ def park(session: Session, policy: Policy, alerts_sink: Sink, letters: list[Dead
 
 
 def route(engine: Engine, policy: Policy, settings: Settings, sinks: dict[str, Sink],
-          messages: list[tuple[bytes | None, Origin]], watch: Watch | None = None) -> RouteResult:
+          messages: list[tuple[bytes | None, Origin]], watch: Watch | None = None,
+          calendars: Calendars | None = None) -> RouteResult:
     """Apply state, plan and write deliveries, and mark events processed, in one transaction."""
-    watch = watch or Watch(WatchRules.load(), policy)
+    watch = watch or Watch(WatchRules.load(settings.watch_rules_file), policy)
+    calendars = calendars or Calendars(settings.school_calendars_file)
     result = RouteResult()
     now = datetime.now(timezone.utc)
     with Session(engine) as session:
@@ -149,6 +153,7 @@ def route(engine: Engine, policy: Policy, settings: Settings, sinks: dict[str, S
                 result.parked.append(DeadLetter(raw or b"", origin, f"sharing refused: {exc}",
                                                 event_id=event_id, event_type=event.event_type))  # type: ignore[attr-defined]
                 continue
+            record_notices(session, event, planned, calendars, watch, settings)
             for delivery in planned:
                 pending[delivery.sink].append(delivery)
             done.append(event_id)

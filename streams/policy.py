@@ -38,6 +38,8 @@ class RoutingContext(Protocol):
     def flag_for(self, child: PersonRef) -> dict[str, Any] | None: ...
     def referrer_of(self, reference: str) -> tuple[str, str] | None: ...
     def corrections(self, event: Envelope) -> list[Any]: ...
+    def school_for(self, child: PersonRef) -> dict[str, Any] | None: ...
+    def encompass_settings(self) -> tuple[int, tuple[str, ...]]: ...
     def reconciliation_report(self, event: Envelope) -> dict[str, Any] | None: ...
 
 
@@ -238,8 +240,18 @@ def _age(event: Envelope, child: PersonRef | None) -> int | None:
     return None if child is None else child.age_on(event.occurred_at.date())
 
 
-def _has_school(child: PersonRef | None) -> bool:
-    return child is not None and child.school is not None and not child.home_educated
+def _has_school(child: PersonRef | None, context: RoutingContext) -> bool:
+    return child is not None and context.school_for(child) is not None
+
+
+def _encompass_age(event: Envelope, child: PersonRef | None, context: RoutingContext) -> bool:
+    """Of early-years or school age (unknown date of birth: assumed to be, so a school is not missed)."""
+    age = _age(event, child)
+    return age is None or context.encompass_settings()[0] <= age < 19
+
+
+def _notifiable_to_school(event: Envelope, child: PersonRef | None, context: RoutingContext) -> bool:
+    return _has_school(child, context) and _encompass_age(event, child, context)
 
 
 def _referrer_agency(event: Envelope, context: RoutingContext) -> str | None:
@@ -248,8 +260,13 @@ def _referrer_agency(event: Envelope, context: RoutingContext) -> str | None:
 
 
 CONDITIONS: dict[str, Callable[[Envelope, PersonRef | None, RoutingContext], bool]] = {
-    "child_has_school": lambda e, c, x: _has_school(c),
-    "child_without_school": lambda e, c, x: c is not None and not _has_school(c),
+    "child_has_school": lambda e, c, x: _has_school(c, x),
+    "child_without_school": lambda e, c, x: c is not None and not _has_school(c, x),
+    "child_of_encompass_age": _encompass_age,
+    "child_not_notifiable_to_school": lambda e, c, x: c is not None and not _notifiable_to_school(e, c, x),
+    "ppn_is_domestic_abuse": lambda e, c, x: getattr(e, "category", None) is not None and e.category.value == "domestic_abuse",
+    "ppn_in_wider_offences": lambda e, c, x: getattr(e, "category", None) is not None
+    and e.category.value in x.encompass_settings()[1],
     "child_under_5": lambda e, c, x: (a := _age(e, c)) is not None and a < 5,
     "child_of_school_age": lambda e, c, x: (a := _age(e, c)) is not None and 4 <= a <= 16,
     "source_is_care_provider": lambda e, c, x: e.source.agency.value == "care_provider",
@@ -265,7 +282,8 @@ CONDITIONS: dict[str, Callable[[Envelope, PersonRef | None, RoutingContext], boo
 
 
 def _school_code(event: Envelope, child: PersonRef | None, context: RoutingContext) -> str | None:
-    return child.school.code if child is not None and child.school is not None else None
+    school = context.school_for(child) if child is not None else None
+    return school["code"] if school else None
 
 
 def _register_authority(event: Envelope, child: PersonRef | None, context: RoutingContext) -> str | None:
@@ -355,6 +373,8 @@ def _register_key_worker(event: Envelope, child: PersonRef | None, context: Rout
 def _why_not_school(event: Envelope, child: PersonRef | None, context: RoutingContext) -> str:
     if child is not None and child.home_educated:
         return "home_educated"
+    if _has_school(child, context) and not _encompass_age(event, child, context):
+        return "below_early_years_age"
     return "no_known_school"
 
 
@@ -369,6 +389,7 @@ DERIVED: dict[str, Callable[[Envelope, PersonRef | None, RoutingContext], Any]] 
     "register_action": _register_action,
     "register_key_worker": _register_key_worker,
     "why_not_school": _why_not_school,
+    "school": lambda e, c, x: x.school_for(c) if c is not None else None,
     "alert": _unmatched_alert,
     "flag": _corrected_flag,
     "marker": _corrected_marker,

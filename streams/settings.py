@@ -68,6 +68,18 @@ class Settings(BaseSettings):
     kafka_ssl_cafile: Path | None = Field(default=None, description="CA bundle that signed the brokers' certificates.")
     kafka_ssl_certfile: Path | None = Field(default=None, description="Client certificate (mutual TLS).")
     kafka_ssl_keyfile: Path | None = None
+    encompass_min_age: int = Field(default=3, ge=0, le=5, description="Youngest age notified through an early-years setting.")
+    encompass_wider_categories: list[str] = Field(default_factory=list,
+                                                  description="PPN categories (e.g. exploitation) that also notify the school.")
+    school_calendars_file: Path = Field(default=Path(__file__).with_name("school_calendars.toml"))
+    smtp_host: str | None = Field(default=None, description="SMTP server for notices to schools' safeguarding leads.")
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "encompass@safeguard.invalid"
+    email_retry_first_seconds: float = Field(default=30.0, gt=0)
+    email_alert_after_attempts: int = Field(default=3, ge=1)
     api_tokens: list[ConfiguredToken] = Field(default_factory=list, description="JSON list of {organisation_code, role, token_sha256}.")
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="JSON logs; unset = JSON unless stderr is a terminal.")

@@ -28,7 +28,7 @@ from schemas.events import (
     RegisterEntry,
     UnscheduledCareAttended,
 )
-from sinks.models import CareAccess, ReferralRecord, RegisterFlag
+from sinks.models import CareAccess, ReferralRecord, RegisterFlag, School, SchoolRollEntry
 from sinks.store import insert_ignoring_duplicates
 from streams.keys import person_key
 from streams.settings import Settings
@@ -107,6 +107,24 @@ class StoreContext:
     def referrer_of(self, reference: str) -> tuple[str, str] | None:
         record = self.session.get(ReferralRecord, reference) if reference else None
         return (record.referrer_agency, record.referrer_code) if record else None
+
+    def school_for(self, child: PersonRef) -> dict[str, Any] | None:
+        """The child's school or setting: as the event names it, else from the roll by UPN or NHS number only."""
+        if child.home_educated:
+            return None
+        if child.school is not None:
+            return {k: v for k, v in child.school.model_dump(mode="json").items() if v is not None}
+        clauses = [clause for value, clause in ((child.upn, SchoolRollEntry.upn == child.upn),
+                                                (child.nhs_number, SchoolRollEntry.nhs_number == child.nhs_number)) if value]
+        for clause in clauses:
+            entry = self.session.exec(select(SchoolRollEntry).where(clause)).first()
+            if entry is not None:
+                school = self.session.get(School, entry.school_code)
+                return {"code": entry.school_code, **({"name": school.name} if school else {})}
+        return None
+
+    def encompass_settings(self) -> tuple[int, tuple[str, ...]]:
+        return self.settings.encompass_min_age, tuple(self.settings.encompass_wider_categories)
 
     def corrections(self, event: Envelope) -> list[Correction]:
         return self._corrections.get(str(event.event_id), [])

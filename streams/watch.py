@@ -221,6 +221,15 @@ class Watch:
         return [met_by] if met_by else []
 
     # -- deadlines --------------------------------------------------------------------------------
+    def open_deadline(self, session: Session, rule: str, reference: str, subject: str | None, due: datetime,
+                      recipients: list[str], evidence: dict) -> None:
+        """Open a deadline for another module's rule (e.g. an Encompass acknowledgement)."""
+        self._open(session, rule, reference, subject, due, recipients, evidence)
+
+    def meet_deadline(self, session: Session, rule: str, reference: str, at: datetime, by: str) -> list[PlannedDelivery]:
+        """Meet a deadline; returns the resolving alerts when it had already been breached."""
+        return self._meet(session, rule, reference, at, by)
+
     def _open(self, session: Session, rule: str, reference: str, subject: str | None, due: datetime, recipients: list[str],
               evidence: dict, status: str = OPEN) -> None:
         """Open a deadline unless one exists (an awaited event that came first leaves it met)."""
@@ -281,6 +290,7 @@ class Watch:
             "repeat_standard_ppn": "repeat standard-grade PPNs about one child",
             "referral_outcome": "referral without an outcome",
             "ppn_triage": "PPN not triaged in time",
+            "encompass_acknowledgement": "Operation Encompass notice not acknowledged by 10:00 on the school day",
         }
         title = titles.get(rule, rule) + (" (now resolved)" if status == RESOLVED else "")
         return self.policy.plan_operational("deadline_alert", key, {

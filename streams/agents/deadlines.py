@@ -1,4 +1,5 @@
-"""Deadline timer: every few seconds, breach due deadlines and raise their alerts.
+"""Deadline timer: every few seconds, breach due deadlines and raise their alerts, and send the
+Operation Encompass e-mails that are due (first attempts and back-off retries).
 
 Consumes: nothing (a Faust timer on every worker). Produces: alert deliveries for deadlines
 whose time has passed. Guarantee: each breach alerts once however many workers run the timer:
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from streams.encompass import dispatch_emails
 from streams.handlers import fire_deadlines
 from streams.retry import until_done
 
@@ -16,5 +18,7 @@ from streams.retry import until_done
 def register(pipeline) -> None:  # type: ignore[no-untyped-def]
     @pipeline.app.timer(interval=pipeline.settings.watch_interval_seconds, name="safeguard.deadlines")
     async def deadline_timer() -> None:
-        await until_done("deadlines", fire_deadlines, pipeline.engine, pipeline.sinks, pipeline.watch,
-                         datetime.now(timezone.utc))
+        now = datetime.now(timezone.utc)
+        await until_done("deadlines", fire_deadlines, pipeline.engine, pipeline.sinks, pipeline.watch, now)
+        await until_done("encompass e-mail", dispatch_emails, pipeline.engine, pipeline.settings, pipeline.policy,
+                         pipeline.sinks, now)

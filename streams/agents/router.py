@@ -32,7 +32,7 @@ def register(pipeline) -> None:  # type: ignore[no-untyped-def]
             messages = [(e.message.value, Origin(e.message.topic, e.message.partition, e.message.offset, e.message.key))
                         for e in events]
             result = await until_done("route", route, pipeline.engine, pipeline.policy, settings, pipeline.sinks, messages,
-                                      pipeline.watch)
+                                      pipeline.watch, pipeline.calendars)
             sends = [await parked_topic.send(key=letter.dead_letter_id.encode(), value=dead_letter_payload(letter))
                      for letter in result.parked]
             await asyncio.gather(*sends)

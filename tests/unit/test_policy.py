@@ -80,8 +80,8 @@ class TestMinimisation:
         """Over generated incidents, school notices carry only allowed fields and never adults, narrative or grade."""
         event, secrets = generated
         run(engine, policy, sinks, settings, [event])
-        allowed = {"occurred_at", "attended_at", "child", "police_reference", "voice_of_child_line", "police_contact"}
-        allowed_child = {"given_names", "family_name", "date_of_birth", "upn", "school", "present_at_incident", "where_present"}
+        allowed = {"occurred_at", "attended_at", "child", "school", "police_reference", "voice_of_child_line", "police_contact"}
+        allowed_child = {"given_names", "family_name", "date_of_birth", "upn", "present_at_incident", "where_present"}
         for notice in contents(engine, "education"):
             assert set(notice) <= allowed
             assert set(notice["child"]) <= allowed_child
