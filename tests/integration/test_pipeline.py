@@ -179,13 +179,17 @@ class TestPostgres:
         running = Instance(tmp_path / "var", extra_env={"SAFEGUARD_DATABASE_URL": url}).start()
         try:
             assert running.runtime["database"] == url
-            events = [example("cpr.registered"), example("domestic_abuse.reported")]
-            assert running.publish(events, "pg.jsonl").returncode == 0
-            assert running.publish(events, "pg.jsonl").returncode == 0
-            wait_for(lambda: len(export("police", running.data_dir)) == 1 and len(export("education", running.data_dir)) == 1,
-                     what="deliveries on PostgreSQL")
+            registration = [example("cpr.registered")]
+            assert running.publish(registration, "register.jsonl").returncode == 0
+            wait_for(lambda: len(export("police", running.data_dir)) == 1, what="the registration on PostgreSQL")
+            incident = [example("domestic_abuse.reported")]
+            assert running.publish(incident, "incident.jsonl").returncode == 0
+            assert running.publish(incident, "incident.jsonl").returncode == 0
+            wait_for(lambda: len(export("education", running.data_dir)) == 1, what="the incident on PostgreSQL")
             keys = delivery_keys(running.data_dir)
-            assert max(keys.values()) == 1 and sum(keys.values()) == 2 + 4
+            # registration: health flag + police marker; incident: full, no-school notice, school notice,
+            # health visiting, and the key worker told that a registered child was involved.
+            assert max(keys.values()) == 1 and sum(keys.values()) == 2 + 5
         finally:
             running.stop()
 

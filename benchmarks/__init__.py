@@ -1,0 +1,1 @@
+"""Benchmarks: commands that print measured figures (never run as tests)."""
