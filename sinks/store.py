@@ -94,6 +94,6 @@ def insert_ignoring_duplicates(session: Session, model: type[SQLModel], rows: Se
     key = list(key)
     # RETURNING lists only the rows actually inserted (rowcount is unreliable for multi-row
     # inserts on some drivers), so the count is exact on SQLite and PostgreSQL alike.
-    statement = (module.insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=key)
-                 .returning(table.c[key[0]]))
-    return len(session.exec(statement).all())  # type: ignore[call-overload]
+    # Rows go as parameters (not inlined VALUES) so the compiled statement is cached and reused.
+    statement = module.insert(table).on_conflict_do_nothing(index_elements=key).returning(table.c[key[0]])
+    return len(session.execute(statement, list(rows)).all())

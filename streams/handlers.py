@@ -131,15 +131,18 @@ def route(engine: Engine, policy: Policy, settings: Settings, sinks: dict[str, S
         context = StoreContext(session, settings)
         pending: dict[str, list[PlannedDelivery]] = defaultdict(list)
         done: list[str] = []
+        parsed = []
         for raw, origin in messages:
             try:
-                event = parse_event(raw or b"")
+                parsed.append((parse_event(raw or b""), raw, origin))
             except ValidationError as exc:
                 result.parked.append(DeadLetter(raw or b"", origin, f"accepted event no longer validates: {exc.errors()[0]['msg']}"))
-                continue
+        already = set(session.exec(select(IntakeEvent.event_id).where(
+            IntakeEvent.event_id.in_([str(event.event_id) for event, _, _ in parsed]),  # type: ignore[attr-defined]
+            IntakeEvent.status == INTAKE_PROCESSED))) if parsed else set()
+        for event, raw, origin in parsed:
             event_id = str(event.event_id)
-            status = session.get(IntakeEvent, event_id)
-            if status is not None and status.status == INTAKE_PROCESSED:
+            if event_id in already or event_id in done:
                 result.skipped += 1
                 continue
             context.apply(event)

@@ -233,11 +233,13 @@ class Watch:
     def _open(self, session: Session, rule: str, reference: str, subject: str | None, due: datetime, recipients: list[str],
               evidence: dict, status: str = OPEN) -> None:
         """Open a deadline unless one exists (an awaited event that came first leaves it met)."""
-        insert_ignoring_duplicates(session, Deadline, [{
+        inserted = insert_ignoring_duplicates(session, Deadline, [{
             "deadline_id": f"{rule}|{reference}", "rule": rule, "subject_key": subject, "reference": reference,
             "due_at": due, "opened_at": datetime.now(timezone.utc), "status": status,
             "recipients_json": json.dumps(recipients), "evidence_json": json.dumps(evidence, sort_keys=True),
             "met_at": None, "breached_at": None}], ["deadline_id"])
+        if inserted:
+            return
         existing = session.get(Deadline, f"{rule}|{reference}")
         if existing is not None and existing.status == MET and existing.recipients_json == "[]":
             # Met before it was opened: keep it met, but record what it was.
