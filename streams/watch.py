@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import tomllib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ from sqlmodel import Session, select
 
 from schemas import Envelope, PersonRef
 from schemas.events import (
+    CprAmended,
+    CprRegistered,
     DomesticAbuseReported,
     MissingReported,
     MissingReturned,
@@ -31,10 +33,11 @@ from schemas.events import (
     ReferralOutcome,
     ReturnInterviewCompleted,
 )
-from sinks.models import ChildIncident, Deadline, MissingEpisode
+from sinks.models import ChildIncident, Deadline, MissingEpisode, RegisterFlag
 from sinks.store import insert_ignoring_duplicates
 from streams.keys import person_key
 from streams.policy import PlannedDelivery, Policy, RoutingContext
+from streams.state import UNBORN_FLAG_GRACE
 from streams.working_time import add_working_days, add_working_hours
 
 RULES_FILE = Path(__file__).with_name("watch_rules.toml")
@@ -100,10 +103,46 @@ class Watch:
                        [context.area_recipient("local_authority")], {"returned_at": event.returned_at.isoformat()})
         elif isinstance(event, ReturnInterviewCompleted):
             out += self._meet(session, "return_interview", event.episode_reference, event.completed_at, str(event.event_id))
+        elif isinstance(event, (CprRegistered, CprAmended)) and context.register_change_is_current(event):
+            self._watch_unborn_flag(session, event, context)
         elif isinstance(event, ReferralOutcome):
             for rule in ("referral_outcome", "ppn_triage"):
                 out += self._meet(session, rule, event.referral_reference, event.decided_at, str(event.event_id))
         return out
+
+    def _watch_unborn_flag(self, session: Session, event: CprRegistered, context: RoutingContext) -> None:
+        key = person_key(event.child, event.local_authority.code)
+        flag = session.get(RegisterFlag, key)
+        due_date = json.loads(flag.details_json).get("expected_due_date") if flag else None
+        if not due_date:
+            return
+        lapse = datetime.combine(date.fromisoformat(due_date) + UNBORN_FLAG_GRACE, time(0, 0), timezone.utc)
+        self._open(session, "unborn_flag_lapse", f"{key}|{due_date}", key, lapse,
+                   [context.area_recipient("health_board"), context.area_recipient("police_force")],
+                   {"expected_due_date": due_date})
+
+    def _lapse_unborn_flag(self, session: Session, deadline: Deadline) -> list[PlannedDelivery]:
+        """Remove an unborn child's flag whose delete date has passed, unless a later change replaced it."""
+        key, due_date = deadline.reference.rsplit("|", 1)
+        flag = session.get(RegisterFlag, key)
+        if flag is None or not flag.active or json.loads(flag.details_json).get("expected_due_date") != due_date:
+            return []
+        flag.active = False
+        session.add(flag)
+        details, child = json.loads(flag.details_json), json.loads(flag.child_json)
+        identity = {k: child[k] for k in ("source_person_id", "given_names", "family_name", "date_of_birth", "nhs_number")
+                    if child.get(k)}
+        reason = "unborn child's flag lapsed 28 days after the expected due date without a birth registration"
+        recipients = json.loads(deadline.recipients_json)
+        return [
+            self.policy.plan_operational("unborn_flag_lapse_health", deadline.deadline_id, {
+                "register_action": "remove", "reason": reason, "child": identity, "flag": details}, recipient=recipients[0],
+                subject_key=key),
+            self.policy.plan_operational("unborn_flag_lapse_police", deadline.deadline_id, {
+                "register_action": "remove", "reason": reason, "child": {k: v for k, v in identity.items() if k != "nhs_number"},
+                "marker": {k: details.get(k) for k in ("local_authority", "categories")}}, recipient=recipients[1],
+                subject_key=key),
+        ]
 
     def _key(self, child: PersonRef, event: Envelope) -> str:
         return person_key(child, event.source.organisation_code)
@@ -277,6 +316,9 @@ class Watch:
                 Deadline.deadline_id == deadline.deadline_id, Deadline.status == OPEN).values(status=BREACHED, breached_at=now))
             if claimed.rowcount != 1:
                 continue  # another worker breached it first
+            if deadline.rule == "unborn_flag_lapse":
+                out += self._lapse_unborn_flag(session, deadline)
+                continue
             for recipient in json.loads(deadline.recipients_json):
                 out.append(self._alert(deadline.rule, f"{deadline.deadline_id}|breached|{recipient}", recipient,
                                        deadline.subject_key, deadline.reference, _aware(deadline.due_at), BREACHED,

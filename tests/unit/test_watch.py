@@ -156,3 +156,27 @@ class TestOutcomeBeforeReferral:
         assert outcome.rule == "referral.police.outcome_to_referrer" and outcome.recipient == "DPP"
         run(engine, policy, sinks, settings, [example("ppn.submitted", ppn_reference="PPN-OTHER")])
         assert len(deliveries(engine, "police")) == 1
+
+
+class TestUnbornFlagLapse:
+    def test_unborn_flag_is_removed_from_health_and_police_after_its_delete_date(self, engine, policy, sinks, settings, watch):
+        """Registered unborn (due 1 Oct): nothing before 29 Oct; then both health and police get a removal, once."""
+        unborn = example("cpr.registered", expected_due_date="2026-10-01", registered_on="2026-06-01",
+                         occurred_at=at(0), recorded_at=at(0))
+        run(engine, policy, sinks, settings, [unborn])
+        assert fire_deadlines(engine, sinks, watch, datetime(2026, 10, 28, 23, 0, tzinfo=timezone.utc)) == 0
+        assert fire_deadlines(engine, sinks, watch, datetime(2026, 10, 29, 0, 1, tzinfo=timezone.utc)) == 2
+        assert fire_deadlines(engine, sinks, watch, datetime(2026, 11, 1, tzinfo=timezone.utc)) == 0
+        removals = [(d.sink, json.loads(d.content_json)["register_action"]) for d in deliveries(engine)
+                    if d.rule.startswith("watch.") and "lapsed" in d.rule]
+        assert sorted(removals) == [("health", "remove"), ("police", "remove")]
+
+    def test_a_birth_deregistration_first_means_no_lapse_delivery(self, engine, policy, sinks, settings, watch):
+        """If the authority de-registers the unborn flag (birth registered) the lapse does nothing."""
+        unborn = example("cpr.registered", expected_due_date="2026-10-01", registered_on="2026-06-01",
+                         occurred_at=at(0), recorded_at=at(0))
+        born = example("cpr.deregistered", deregistered_on="2026-10-02", occurred_at="2026-10-02T09:00:00+00:00",
+                       recorded_at="2026-10-02T09:00:00+00:00")
+        run(engine, policy, sinks, settings, [unborn])
+        run(engine, policy, sinks, settings, [born])
+        assert fire_deadlines(engine, sinks, watch, datetime(2026, 11, 1, tzinfo=timezone.utc)) == 0
