@@ -17,12 +17,14 @@ up: $(STAMP)
 	$(BIN)/safeguard up --demo
 
 test: $(STAMP)
+	./deploy/install-browser.sh
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not integration"
 
 integration: $(STAMP)
+	./deploy/install-browser.sh
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m integration
 
 schemas: $(STAMP)

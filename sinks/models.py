@@ -33,6 +33,11 @@ class IntakeEvent(SQLModel, table=True):
     accepted_at: datetime
     status: str = Field(default=INTAKE_ACCEPTED, index=True, max_length=16)
     processed_at: datetime | None = None
+    # Data-quality facts, counted for the dashboard (identifiers and counts only).
+    source_agency: str | None = Field(default=None, max_length=40)
+    voice_recorded: bool | None = None  # PPNs and domestic-abuse reports: was the child's voice written down
+    persons: int = 0
+    persons_with_language: int = 0
 
 
 class DeadLetterRecord(SQLModel, table=True):

@@ -138,8 +138,38 @@ class DemoDay:
             self._outcome(reference)
         self._outcome("PPN-UNKNOWN-0001")
         self._snapshot(registered)
+        self._backlog()
         self._broken()
         return self.events
+
+    def _backlog(self) -> None:
+        """Older events whose deadlines have passed, so the overdue panels show what a real backlog looks like."""
+        old = self.households[1]
+        child = old["children"][0]
+        reported = self.now - timedelta(days=2)
+        event = self._envelope("missing.reported", POLICE, reported, "MISS-BACKLOG-1")
+        event.update({"episode_reference": "MISS-BACKLOG-1", "child": child, "last_seen_at": (reported - timedelta(hours=2)).isoformat(),
+                      "risk_level": "high"})
+        self.events.append(event)  # no PPN follows: alert after 24 h
+        gone = self.now - timedelta(days=5)
+        for episode, when, kind in (("MISS-BACKLOG-2", gone, "missing.reported"), ("MISS-BACKLOG-2", gone + timedelta(hours=6), "missing.returned")):
+            item = self._envelope(kind, CARE_SOURCE, when, episode)
+            item.update({"episode_reference": episode, "child": child, "ppn_reference": "PPN-BACKLOG-2"} if kind == "missing.reported"
+                        else {"episode_reference": episode, "child": child, "returned_at": when.isoformat()})
+            if kind == "missing.reported":
+                item.update({"last_seen_at": when.isoformat(), "risk_level": "medium", "looked_after": True})
+            self.events.append(item)  # returned five days ago, no return interview recorded: alert after 72 h
+        incident_at = self.now - timedelta(days=6)
+        schooled = [c for h in self.households for c in h["children"] if c.get("school")][:1]
+        da = self._envelope("domestic_abuse.reported", POLICE, incident_at, "DA-BACKLOG-1")
+        da.update({"incident_reference": "DA-BACKLOG-1", "attended_at": incident_at.isoformat(), "risk_level": "medium",
+                   "children": [{**schooled[0], "present_at_incident": True}], "adults": old["adults"]})
+        self.events.append(da)  # the school never acknowledged: escalated
+        ppn_at = self.now - timedelta(days=12)
+        ppn = self._envelope("ppn.submitted", POLICE, ppn_at, "PPN-BACKLOG-3")
+        ppn.update({"ppn_reference": "PPN-BACKLOG-3", "category": "child_concern", "risk_level": "high",
+                    "persons": old["children"][:1], "summary": "Concern raised by a neighbour.", "officer": self._officer()})
+        self.events.append(ppn)  # never triaged and no outcome: both deadlines breached
 
     def _register(self, house: dict) -> None:
         child = house["children"][0]

@@ -1,28 +1,41 @@
 """Operational figures read from the SQL store: counts and identifiers, never personal data.
 
-Inputs: the store engine. Outputs: a dict of figures for the dashboard, ``/metrics`` and the
-CLI. Guarantee: read-only; every figure is derived from keyed rows, so it never double-counts.
+Inputs: the store engine (and, from the supervisor, consumer lag per partition). Outputs: a dict
+of figures for the dashboard, its live stream, ``/metrics`` and the CLI. Guarantee: read-only;
+every figure is derived from keyed rows, so it never double-counts.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, func
-from sqlmodel import Session, select
-
+import json
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import Engine, case, func
+from sqlmodel import Session, select
 
 from sinks.models import DeadLetterRecord, Deadline, DeliveryRecord, EncompassNotice, IntakeEvent, RegisterFlag
 from streams.encompass import notice_status
 from streams.policy import SINKS
 
 TOP_REASONS = 5
+RATE_WINDOW = timedelta(seconds=60)
 
 
-def collect(engine: Engine) -> dict:
+def _share(part: int | None, whole: int | None) -> float | None:
+    return round((part or 0) / whole, 4) if whole else None
+
+
+def collect(engine: Engine, lag: dict[str, int] | None = None) -> dict:
+    now = datetime.now(timezone.utc)
+    since = now - RATE_WINDOW
     with Session(engine) as session:
         intake = dict(session.exec(select(IntakeEvent.status, func.count()).group_by(IntakeEvent.status)).all())
         by_type = dict(session.exec(select(IntakeEvent.event_type, func.count()).group_by(IntakeEvent.event_type)).all())
+        per_topic = dict(session.exec(select(IntakeEvent.topic, func.count()).where(IntakeEvent.accepted_at >= since)
+                                      .group_by(IntakeEvent.topic)).all())
+        per_agency = dict(session.exec(select(IntakeEvent.source_agency, func.count()).where(IntakeEvent.accepted_at >= since)
+                                       .group_by(IntakeEvent.source_agency)).all())
         deliveries = dict(session.exec(select(DeliveryRecord.sink, func.count()).group_by(DeliveryRecord.sink)).all())
         by_rule = dict(session.exec(select(DeliveryRecord.rule, func.count()).group_by(DeliveryRecord.rule)).all())
         parked = session.exec(select(func.count()).select_from(DeadLetterRecord)).one()
@@ -31,14 +44,28 @@ def collect(engine: Engine) -> dict:
         recent = session.exec(select(DeadLetterRecord.dead_letter_id, DeadLetterRecord.topic, DeadLetterRecord.field_path,
                                      DeadLetterRecord.reason).order_by(DeadLetterRecord.parked_at.desc()).limit(10)).all()  # type: ignore[union-attr]
         flags = session.exec(select(func.count()).select_from(RegisterFlag).where(RegisterFlag.active == True)).one()  # noqa: E712
-        now = datetime.now(timezone.utc)
-        notices = Counter(notice_status(n, now) for n in session.exec(select(EncompassNotice)))
-        deadlines = session.exec(select(Deadline.rule, Deadline.status, func.count()).group_by(Deadline.rule, Deadline.status)).all()
         with_nhs = session.exec(select(func.count()).select_from(RegisterFlag).where(
             RegisterFlag.active == True, RegisterFlag.nhs_number != None)).one()  # noqa: E711,E712
+        notices = Counter(notice_status(n, now) for n in session.exec(select(EncompassNotice)))
+        deadlines = session.exec(select(Deadline.rule, Deadline.status, func.count()).group_by(Deadline.rule, Deadline.status)).all()
+        voice_total, voice_yes = session.exec(select(func.count(IntakeEvent.voice_recorded), func.sum(
+            case((IntakeEvent.voice_recorded == True, 1), else_=0))).where(IntakeEvent.event_type == "ppn.submitted")).one()  # noqa: E712
+        persons, with_language = session.exec(select(func.sum(IntakeEvent.persons), func.sum(IntakeEvent.persons_with_language))).one()
+        reports = session.exec(select(DeliveryRecord.content_json).where(
+            DeliveryRecord.rule == "cpr_snapshot.alerts.reconciliation_report").order_by(DeliveryRecord.delivered_at.desc()).limit(20)).all()  # type: ignore[union-attr]
+    latest_reports: dict[str, dict] = {}
+    for content in reports:
+        report = json.loads(content)["reconciliation_report"]
+        latest_reports.setdefault(report["local_authority"], report)
     return {
+        "generated_at": now.isoformat(),
         "intake": {"accepted": intake.get("accepted", 0) + intake.get("processed", 0), "processed": intake.get("processed", 0),
                    "awaiting_routing": intake.get("accepted", 0), "by_event_type": by_type},
+        "rates": {"window_seconds": RATE_WINDOW.seconds,
+                  "per_topic": {k: round(v / RATE_WINDOW.seconds, 2) for k, v in per_topic.items()},
+                  "per_agency": {(k or "unknown"): round(v / RATE_WINDOW.seconds, 2) for k, v in per_agency.items()},
+                  "total": round(sum(per_topic.values()) / RATE_WINDOW.seconds, 2)},
+        "lag": lag or {},
         "deliveries": {sink: deliveries.get(sink, 0) for sink in SINKS if sink != "audit"},
         "deliveries_by_rule": by_rule,
         "dead_letters": {"total": parked, "top_reasons": [{"reason": r, "count": c} for r, c in reasons],
@@ -47,34 +74,48 @@ def collect(engine: Engine) -> dict:
         "deadlines": [{"rule": rule, "status": status, "count": count} for rule, status, count in deadlines],
         "register": {"active_flags": flags, "with_valid_nhs_number": with_nhs,
                      # CP-IS asks for at least 95% before a local authority goes live.
-                     "share_with_valid_nhs_number": round(with_nhs / flags, 4) if flags else None},
+                     "share_with_valid_nhs_number": _share(with_nhs, flags),
+                     "reconciliation": list(latest_reports.values())},
+        "quality": {"ppns_with_voice_of_child": _share(voice_yes, voice_total),
+                    "persons_with_language_preference": _share(with_language, persons)},
     }
 
 
 def prometheus_text(figures: dict) -> str:
     """The figures in Prometheus text exposition format."""
+    def gauge(name: str, help_text: str, samples: list[tuple[dict[str, str], float | int | None]]) -> list[str]:
+        lines = [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+        for labels, value in samples:
+            if value is None:
+                continue
+            rendered = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+            lines.append(f"{name}{{{rendered}}} {value}" if rendered else f"{name} {value}")
+        return lines
+
     lines = [
-        "# HELP safeguard_intake_events Events accepted on intake, by state.",
-        "# TYPE safeguard_intake_events gauge",
-        f'safeguard_intake_events{{state="accepted"}} {figures["intake"]["accepted"]}',
-        f'safeguard_intake_events{{state="processed"}} {figures["intake"]["processed"]}',
-        "# HELP safeguard_deliveries Deliveries recorded per sink.",
-        "# TYPE safeguard_deliveries gauge",
-        *(f'safeguard_deliveries{{sink="{sink}"}} {count}' for sink, count in figures["deliveries"].items()),
-        "# HELP safeguard_dead_letters Inputs parked on dead-letter topics.",
-        "# TYPE safeguard_dead_letters gauge",
-        f"safeguard_dead_letters {figures['dead_letters']['total']}",
-        "# HELP safeguard_register_active_flags Children currently flagged on the register.",
-        "# TYPE safeguard_register_active_flags gauge",
-        f"safeguard_register_active_flags {figures['register']['active_flags']}",
-        "# HELP safeguard_encompass_notices Operation Encompass notices by status.",
-        "# TYPE safeguard_encompass_notices gauge",
-        *(f'safeguard_encompass_notices{{status="{k}"}} {v}' for k, v in figures["encompass"].items()),
-        "# HELP safeguard_deadlines Watched deadlines by rule and status (open, met, breached, resolved).",
-        "# TYPE safeguard_deadlines gauge",
-        *(f'safeguard_deadlines{{rule="{d["rule"]}",status="{d["status"]}"}} {d["count"]}' for d in figures["deadlines"]),
-        "# HELP safeguard_register_flags_with_nhs_number Flagged children whose record carries a valid NHS number.",
-        "# TYPE safeguard_register_flags_with_nhs_number gauge",
-        f"safeguard_register_flags_with_nhs_number {figures['register']['with_valid_nhs_number']}",
+        *gauge("safeguard_intake_events", "Events accepted on intake, by state.",
+               [({"state": "accepted"}, figures["intake"]["accepted"]), ({"state": "processed"}, figures["intake"]["processed"])]),
+        *gauge("safeguard_events_per_second", "Events accepted per second over the last minute, by topic.",
+               [({"topic": t}, v) for t, v in figures["rates"]["per_topic"].items()]),
+        *gauge("safeguard_consumer_lag", "Messages not yet committed, by topic and partition (true log end).",
+               [({"topic": k.rsplit(":", 1)[0], "partition": k.rsplit(":", 1)[1]}, v) for k, v in figures["lag"].items()]),
+        *gauge("safeguard_deliveries", "Deliveries recorded per sink.", [({"sink": s}, c) for s, c in figures["deliveries"].items()]),
+        *gauge("safeguard_dead_letters", "Inputs parked on dead-letter topics.", [({}, figures["dead_letters"]["total"])]),
+        *gauge("safeguard_register_active_flags", "Children currently flagged on the register.",
+               [({}, figures["register"]["active_flags"])]),
+        *gauge("safeguard_register_flags_with_nhs_number", "Flagged children whose record carries a valid NHS number.",
+               [({}, figures["register"]["with_valid_nhs_number"])]),
+        *gauge("safeguard_encompass_notices", "Operation Encompass notices by status.",
+               [({"status": k}, v) for k, v in figures["encompass"].items()]),
+        *gauge("safeguard_deadlines", "Watched deadlines by rule and status (open, met, breached, resolved).",
+               [({"rule": d["rule"], "status": d["status"]}, d["count"]) for d in figures["deadlines"]]),
+        *gauge("safeguard_ppns_with_voice_of_child_ratio", "Share of PPNs recording the child's voice.",
+               [({}, figures["quality"]["ppns_with_voice_of_child"])]),
+        *gauge("safeguard_persons_with_language_preference_ratio", "Share of persons with a recorded language preference.",
+               [({}, figures["quality"]["persons_with_language_preference"])]),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _escape(value: str) -> str:
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

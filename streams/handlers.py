@@ -93,12 +93,27 @@ def intake(engine: Engine, policy: Policy, settings: Settings, sinks: dict[str, 
 
 def _intake_row(item: Accepted, now: datetime) -> dict:
     event = item.event
+    people = _persons(event)
+    voice = getattr(event, "voice_of_child", None)
     return {
+        "source_agency": event.source.agency.value,
+        "voice_recorded": (voice is not None and voice.is_recorded()) if hasattr(event, "voice_of_child") else None,
+        "persons": len(people), "persons_with_language": sum(1 for p in people if p.preferred_language),
         "event_id": str(event.event_id), "event_type": event.event_type,  # type: ignore[attr-defined]
         "topic": item.origin.topic, "partition": item.origin.partition, "offset": item.origin.offset,
         "key": partition_key(event).decode(), "content_hash": item.content_hash, "payload": item.canonical_json,
         "occurred_at": event.occurred_at, "accepted_at": now, "status": INTAKE_ACCEPTED, "processed_at": None,
     }
+
+
+def _persons(event) -> list:  # type: ignore[no-untyped-def]
+    found = []
+    for name in ("persons", "children", "adults"):
+        found += [p for p in getattr(event, name, None) or [] if hasattr(p, "preferred_language")]
+    child = getattr(event, "child", None)
+    if child is not None:
+        found.append(child)
+    return found
 
 
 def park(session: Session, policy: Policy, alerts_sink: Sink, letters: list[DeadLetter], now: datetime) -> None:

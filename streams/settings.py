@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     smtp_from: str = "encompass@safeguard.invalid"
     email_retry_first_seconds: float = Field(default=30.0, gt=0)
     email_alert_after_attempts: int = Field(default=3, ge=1)
+    dashboard_login: bool | None = Field(default=None, description="Operators must sign in; unset = only when not on loopback.")
     api_tokens: list[ConfiguredToken] = Field(default_factory=list, description="JSON list of {organisation_code, role, token_sha256}.")
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="JSON logs; unset = JSON unless stderr is a terminal.")

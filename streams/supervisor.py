@@ -68,6 +68,7 @@ class Supervisor:
         self.workers: list[subprocess.Popen[bytes]] = []
         self.stopping = asyncio.Event()
         self.runtime: dict = {}
+        self.lag: dict[str, int] = {}
 
     @property
     def connection(self) -> KafkaConnection:
@@ -113,7 +114,7 @@ class Supervisor:
         self.start_broker()  # main thread on purpose: see streams.processes
         replayed = await asyncio.to_thread(replay_unprocessed, self.engine, self.topology, self.connection)
         self.workers = [self.spawn_worker(i) for i in range(settings.workers)]
-        runner = web.AppRunner(build_web_app(self.engine, self.is_ready, self.settings), access_log=None)
+        runner = web.AppRunner(build_web_app(self.engine, self.is_ready, self.settings, lambda: self.lag), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, settings.web_host, settings.web_port)
         await site.start()
@@ -144,7 +145,28 @@ class Supervisor:
             await self.drain()
         print(f"demo day published: {sum(map(len, phases))} events", flush=True)
 
+    async def measure_lag(self) -> None:
+        """Keep consumer lag per partition (against the true log end) for the dashboard and /metrics."""
+        topics = [spec.name for spec in self.topology.all_specs]
+        while not self.stopping.is_set():
+            try:
+                lag = await asyncio.to_thread(admin.consumer_lag, self.connection, self.settings.app_id, topics)
+                self.lag = {f"{topic}:{partition}": value for (topic, partition), value in sorted(lag.items())}
+            except Exception as exc:  # noqa: BLE001 - a missed reading is shown as stale, never fatal
+                log.warning("lag.unavailable", error=type(exc).__name__)
+            try:
+                await asyncio.wait_for(self.stopping.wait(), timeout=5.0)
+            except asyncio.TimeoutError:
+                pass
+
     async def watch_workers(self) -> None:
+        lag_task = asyncio.create_task(self.measure_lag())
+        try:
+            await self._watch_workers()
+        finally:
+            lag_task.cancel()
+
+    async def _watch_workers(self) -> None:
         while not self.stopping.is_set():
             for index, worker in enumerate(self.workers):
                 if worker.poll() is not None:

@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 from sinks.models import ApiToken
 from streams.settings import Settings
 
-ROLES = ("view_only", "view_and_notify", "school", "operator")
+ROLES = ("view_only", "view_and_notify", "school", "operator", "record_viewer")
 TOKEN_PREFIX = "sgt_"
 
 

@@ -72,9 +72,10 @@ def many_ppns(count: int) -> list[dict]:
 class Instance:
     """One running `safeguard up`."""
 
-    def __init__(self, data_dir: Path, workers: int = 1, extra_env: dict | None = None) -> None:
+    def __init__(self, data_dir: Path, workers: int = 1, extra_env: dict | None = None, demo: bool = False) -> None:
         self.data_dir = data_dir
         self.workers = workers
+        self.demo = demo
         self.extra_env = extra_env or {}
         self.process: subprocess.Popen | None = None
         self.log = data_dir / "up.log"
@@ -84,7 +85,7 @@ class Instance:
         env = {**_env(), **self.extra_env}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "up", "--data-dir", str(self.data_dir), "--port", "0",
-             "--workers", str(self.workers)], cwd=ROOT, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
+             "--workers", str(self.workers), *(["--demo"] if self.demo else [])], cwd=ROOT, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
             start_new_session=True)
         wait_for(self._ready, timeout=START_TIMEOUT, what=f"safeguard up to be ready (log {self.log})")
         return self
