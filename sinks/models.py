@@ -96,6 +96,19 @@ class AuditRecord(SQLModel, table=True):
     master_person_id: str | None = Field(default=None, max_length=36)
     delivery_id: str | None = Field(default=None, max_length=36)
     detail: str | None = Field(default=None, sa_column=Column(Text))
+    # The hash chain (sinks/audit_chain.py): set when the record is sealed, seconds after it is written.
+    previous_hash: str | None = Field(default=None, max_length=64)
+    record_hash: str | None = Field(default=None, index=True, max_length=64)
+
+
+class AuditChainHead(SQLModel, table=True):
+    """The newest sealed audit record; its single row is also the lock that serialises sealing."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: int = Field(default=1, primary_key=True)
+    last_sequence: int = 0
+    last_hash: str = Field(default="0" * 64, max_length=64)
 
 
 class RegisterFlag(SQLModel, table=True):

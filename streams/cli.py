@@ -304,6 +304,23 @@ def cmd_schools(args: argparse.Namespace) -> int:
     return 1 if rejected else 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Seal pending audit records (``seal``) or check the whole chain (``verify``, exit 1 on any break)."""
+    from sinks.audit_chain import seal, verify
+
+    settings = settings_from(args)
+    engine = make_engine(database_url(settings))
+    if args.action == "seal":
+        print(f"sealed {seal(engine)} record(s)")
+        return 0
+    result = verify(engine)
+    for problem in result.problems:
+        print(f"broken: {problem}")
+    print(f"{result.sealed} sealed record(s) verified, {result.unsealed} not sealed yet"
+          + ("" if result.ok else f"; {len(result.problems)} problem(s)"))
+    return 0 if result.ok else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from streams.demo import demo_day
 
@@ -371,6 +388,10 @@ def build_parser() -> argparse.ArgumentParser:
     schools.add_argument("action", choices=["load", "load-roll"])
     schools.add_argument("file")
     schools.set_defaults(func=cmd_schools)
+
+    audit = commands.add_parser("audit", parents=[common], help="seal or verify the tamper-evident audit trail")
+    audit.add_argument("action", choices=["verify", "seal"])
+    audit.set_defaults(func=cmd_audit)
 
     demo = commands.add_parser("demo", help="write the demo day as a JSON-lines file")
     demo.add_argument("out")

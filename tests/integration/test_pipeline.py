@@ -40,6 +40,9 @@ class TestPublishAndExport:
         assert len(audit) == sum(len(export(sink, instance.data_dir)) for sink in SINKS)
         [notice] = export("education", instance.data_dir)
         assert notice["recipient"] == "6662005" and "adults" not in notice["content"]
+        verified = wait_for(lambda: (r := cli("audit", "verify", data_dir=instance.data_dir)).returncode == 0
+                            and " 0 not sealed" in r.stdout and r, what="the workers to seal the audit trail")
+        assert f"{len(audit)} sealed record(s) verified" in verified.stdout
 
     def test_publishing_the_same_file_twice_delivers_nothing_twice(self, instance):
         """The second publication of the same events adds no delivery."""
