@@ -49,9 +49,17 @@ Postcode = Annotated[
     AfterValidator(validators.normalise_postcode),
     Field(description="UK postcode, normalised to upper case with one space.", examples=["LD1 5LG"]),
 ]
-PastDate = Annotated[date, AfterValidator(validators.not_in_future_date)]
+def _text_not_number(value: object) -> object:
+    """Dates and timestamps travel as RFC 3339 text; a bare number (an epoch?) is ambiguous and refused."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise ValueError("must be RFC 3339 text (e.g. 2026-11-20 or 2026-11-20T21:40:00+00:00), not a number")
+    return value
+
+
+PastDate = Annotated[date, BeforeValidator(_text_not_number), AfterValidator(validators.not_in_future_date)]
 PastTimestamp = Annotated[
     AwareDatetime,
+    BeforeValidator(_text_not_number),
     AfterValidator(validators.not_in_future_timestamp),
     Field(description="RFC 3339 timestamp with a UTC offset; not in the future."),
 ]
