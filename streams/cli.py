@@ -321,6 +321,25 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_identity(args: argparse.Namespace) -> int:
+    """Resolve a CSV of person records to persons (`identity resolve INPUT.csv --out OUTPUT.csv`)."""
+    from streams.identity.batch import resolve_file
+
+    source = Path(args.input)
+    if not source.is_file():
+        raise CliError(f"{source}: no such file")
+    try:
+        written, report, resolver = resolve_file(source, Path(args.out))
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    for line in report:
+        print(line, file=sys.stderr)
+    persons = len(set(resolver.person_of.values()))
+    print(f"resolved {written} record(s) to {persons} person(s); {len(resolver.reviews)} pair(s) for review",
+          file=sys.stderr)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from streams.demo import demo_day
 
@@ -392,6 +411,13 @@ def build_parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", parents=[common], help="seal or verify the tamper-evident audit trail")
     audit.add_argument("action", choices=["verify", "seal"])
     audit.set_defaults(func=cmd_audit)
+
+    identity = commands.add_parser("identity", help="identity resolution")
+    identity_commands = identity.add_subparsers(dest="identity_command", required=True)
+    resolve = identity_commands.add_parser("resolve", help="resolve a CSV of person records: record_id,person_id")
+    resolve.add_argument("input")
+    resolve.add_argument("--out", required=True)
+    resolve.set_defaults(func=cmd_identity)
 
     demo = commands.add_parser("demo", help="write the demo day as a JSON-lines file")
     demo.add_argument("out")

@@ -1,0 +1,141 @@
+"""Name and date knowledge the resolver needs: Welsh and English variants, diacritics, formats.
+
+Inputs: raw names and dates as sources write them. Outputs: normalised forms, the canonical
+group of a given name (Dafydd, David and Dai are one group), phonetic codes (jellyfish) and
+candidate readings of a date (day/month transposed). Guarantee: pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime
+from functools import lru_cache
+
+import jellyfish
+
+# Each line is one group of given names used for the same person (Welsh and English forms,
+# nicknames, common spellings). Kept short and conservative: a wrong group would merge people.
+GIVEN_NAME_GROUPS = """
+dafydd david dai dave davy dewi
+sian jane
+sioned janet
+sion john jon johnny
+rhys rees reece rhisiart
+gruffydd griffith gruff griff gruffudd
+llywelyn llewelyn llew
+ioan ifan evan ieuan iwan
+huw hugh
+gareth gary
+catrin catherine katherine kate cathy cath kathryn katie
+rhian rhiannon
+elin ellen elen helen
+gwen gwenllian gwendolyn
+megan meg margaret maggie mared
+mair mary maria mari
+tomos thomas tom tommy twm
+harri harry henry hal
+alys alice alis
+lowri laura lori
+cerys ceris
+william will bill billy gwilym wil
+robert rob bob bobby robbie
+richard rich rick dick rhisiart
+elizabeth liz lizzie beth betty eliza bethan
+james jim jimmy jamie iago
+edward ed eddie ned iorwerth
+michael mike mickey mihangel
+peter pete pedr
+stephen steve steven steffan
+andrew andy andras
+anthony tony antwn
+daniel dan danny
+samuel sam sammy
+joseph joe joey
+benjamin ben benji
+christopher chris kit
+matthew matt mathew mathau
+nicholas nick nicky
+alexander alex alec
+charlotte lottie
+olivia liv livvy
+amelia amy millie
+isabella isabel bella izzy
+rebecca becky becca
+jessica jess jessie
+""".strip().splitlines()
+
+
+@lru_cache(maxsize=1)
+def _groups() -> dict[str, int]:
+    index: dict[str, int] = {}
+    for number, line in enumerate(GIVEN_NAME_GROUPS):
+        for name in line.split():
+            index.setdefault(name, number)
+    return index
+
+
+def fold(text: str | None) -> str:
+    """Lower case, no diacritics (Siân -> sian), letters and single spaces only."""
+    if not text:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return " ".join(re.sub(r"[^a-z\s-]", " ", plain).replace("-", " ").split())
+
+
+def first_given(text: str | None) -> str:
+    folded = fold(text)
+    return folded.split()[0] if folded else ""
+
+
+def name_group(name: str) -> int | None:
+    return _groups().get(name)
+
+
+def same_name_group(a: str, b: str) -> bool:
+    group = name_group(a)
+    return group is not None and group == name_group(b)
+
+
+def surname_parts(text: str | None) -> set[str]:
+    """Parts of a family name: 'Parry-Jones' -> {parry, jones, parryjones}; 'ap Dafydd' -> {dafydd, apdafydd}."""
+    folded = fold(text)
+    parts = {p for p in folded.split() if p not in ("ap", "ab", "ferch", "verch")}
+    if folded:
+        parts.add(folded.replace(" ", ""))
+    return parts
+
+
+@lru_cache(maxsize=200_000)
+def phonetic(name: str) -> str:
+    """A phonetic code robust to Welsh spellings (Rhys/Rees, Gruffydd/Griffith share a NYSIIS prefix)."""
+    if not name:
+        return ""
+    return jellyfish.nysiis(name.replace(" ", ""))[:6]
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y%m%d", "%d %B %Y", "%d %b %Y", "%Y/%m/%d", "%d/%m/%y")
+
+
+def parse_date(text: str | None) -> date | None:
+    """A date in any common UK format (day first), or None."""
+    if not text:
+        return None
+    cleaned = " ".join(text.strip().split())
+    for fmt in _DATE_FORMATS:
+        try:
+            parsed = datetime.strptime(cleaned, fmt).date()
+        except ValueError:
+            continue
+        if fmt == "%d/%m/%y" and parsed.year > date.today().year:
+            parsed = parsed.replace(year=parsed.year - 100)
+        return parsed
+    return None
+
+
+def transposed(day: date) -> date | None:
+    """The date with day and month swapped, when that is a different valid date."""
+    if day.day == day.month or day.day > 12:
+        return None
+    return date(day.year, day.day, day.month)

@@ -1,0 +1,117 @@
+"""Identity resolution: the cases a safeguarding professional worries about, one by one."""
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from streams.identity.names import fold, parse_date, same_name_group, surname_parts
+from streams.identity.resolver import Record, Resolver
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def person(record_id: str, given: str, family: str, dob: str, sex: str = "m", nhs: str = "", postcode: str = "LD1 5LG",
+           address: str = "12 Heol y Castell") -> Record:
+    return Record.from_raw(record_id, given_name=given, family_name=family, date_of_birth=dob, sex=sex, nhs_number=nhs,
+                           postcode=postcode, address_line=address)
+
+
+def clusters(records: list[Record]) -> list[set[str]]:
+    resolver = Resolver()
+    groups: dict[str, set[str]] = {}
+    for record in records:
+        groups.setdefault(resolver.resolve(record).person_id, set()).add(record.record_id)
+    return sorted(groups.values(), key=min)
+
+
+class TestNames:
+    def test_welsh_and_english_forms_and_diacritics(self):
+        """Dafydd/David/Dai are one name; Siân folds to sian; Rhys/Rees and Gruffydd/Griffith are grouped."""
+        assert same_name_group("dafydd", "dai") and same_name_group("david", "dafydd")
+        assert fold("Siân") == "sian" and same_name_group("rhys", "rees") and same_name_group("gruffydd", "griffith")
+        assert not same_name_group("rhys", "dafydd")
+
+    def test_surname_parts_and_date_formats(self):
+        """Hyphenated surnames share parts; UK date formats parse day first."""
+        assert "jones" in surname_parts("Parry-Jones") and "parryjones" in surname_parts("Parry Jones")
+        assert parse_date("14/05/2016") == parse_date("2016-05-14") == parse_date("14 May 2016")
+
+
+class TestMatches:
+    def test_one_child_across_agencies(self):
+        """Nicknames, a day/month transposition and names written the wrong way round still find the child."""
+        records = [person("p1", "Dafydd", "Jones", "2016-05-04"), person("h1", "David", "Jones", "04/05/2016", nhs="9434765919"),
+                   person("s1", "Dai", "Jones", "2016-04-05"), person("l1", "Jones", "Dafydd", "2016-05-04")]
+        assert clusters(records) == [{"p1", "h1", "s1", "l1"}]
+
+    def test_nhs_number_dominates(self):
+        """Equal valid NHS numbers join records whatever the names; different ones keep them apart."""
+        same = [person("a", "Megan", "Evans", "2015-01-01", sex="f", nhs="9434765919"),
+                person("b", "Meg", "Price", "2015-01-01", sex="f", nhs="9434765919", postcode="SA61 1TP")]
+        assert len(clusters(same)) == 1
+        different = [person("c", "Megan", "Evans", "2015-01-01", sex="f", nhs="9434765919"),
+                     person("d", "Megan", "Evans", "2015-01-01", sex="f", nhs="4010232137")]
+        assert len(clusters(different)) == 2
+
+    def test_invalid_nhs_number_is_ignored_and_reported(self):
+        """A mistyped NHS number does not decide anything and is reported on the record."""
+        record = person("x", "Megan", "Evans", "2015-01-01", nhs="9434765910")
+        assert record.nhs_number is None and "modulus-11" in record.problems[0]
+
+
+class TestNeverMerged:
+    def test_twins_never_merge(self):
+        """Same surname, date of birth and address, different given names: two children."""
+        assert len(clusters([person("t1", "Rhys", "Jones", "2016-05-14"), person("t2", "Osian", "Jones", "2016-05-14")])) == 2
+
+    def test_twins_never_merge_even_with_names_swapped(self):
+        """A twin recorded with given and family names swapped is still not merged with the other twin."""
+        assert len(clusters([person("t1", "Oliver", "Jones", "2021-05-28"), person("t2", "Jones", "Harri", "2021-05-28")])) == 2
+
+    def test_parent_and_child_of_the_same_name_never_merge(self):
+        """Dafydd Jones born 1984 and Dafydd Jones born 2016 at one address are two people."""
+        assert len(clusters([person("f", "Dafydd", "Jones", "1984-05-14"), person("c", "Dafydd", "Jones", "2016-05-14")])) == 2
+
+    def test_a_record_without_a_date_cannot_bridge_parent_and_child(self):
+        """A dateless record can join at most one of them; it never makes them one person."""
+        result = clusters([person("f", "Jack", "Meredith", "1972-06-17"), person("n", "Jack", "Meredith", ""),
+                           person("c", "Jack", "Meredith", "2013-10-03")])
+        assert not any({"f", "c"} <= group for group in result)
+
+    def test_sex_conflict_keeps_people_apart(self):
+        """Same name and date but different recorded sex: not merged."""
+        assert len(clusters([person("a", "Alex", "Price", "2014-02-02", sex="m"), person("b", "Alex", "Price", "2014-02-02", sex="f")])) == 2
+
+    def test_common_surname_alone_is_weak_evidence(self):
+        """Two different children called Jones with nothing else in common stay apart."""
+        assert len(clusters([person("a", "Cerys", "Jones", "2012-01-01", sex="f"),
+                             person("b", "Nia", "Jones", "2013-07-09", sex="f", postcode="SA61 1TP", address="")])) == 2
+
+
+class TestCli:
+    def test_resolve_writes_record_and_person_ids(self, tmp_path):
+        """`safeguard identity resolve` writes record_id,person_id for every line and reports ignored fields."""
+        source = tmp_path / "in.csv"
+        source.write_text("record_id,source,given_name,family_name,date_of_birth,sex,nhs_number,postcode,address_line,town\n"
+                          "1,police,Dafydd,Jones,2016-05-14,M,,LD1 5LG,,\n2,health,David,Jones,14/05/2016,M,9434765910,LD1 5LG,,\n"
+                          "3,school,Rhys,Jones,2016-05-14,M,,LD1 5LG,,\n,school,No,Id,,,,,,\n")
+        target = tmp_path / "out.csv"
+        result = subprocess.run([sys.executable, "-m", "streams.cli", "identity", "resolve", str(source), "--out", str(target)],
+                                cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0
+        rows = list(csv.DictReader(target.open()))
+        assert [r["record_id"] for r in rows] == ["1", "2", "3"]
+        assert rows[0]["person_id"] == rows[1]["person_id"] != rows[2]["person_id"]
+        assert "record 2: nhs_number ignored" in result.stderr and "record_id is required" in result.stderr
+
+    @pytest.mark.parametrize("header", ["given_name,family_name\n", ""])
+    def test_missing_record_id_column_is_refused(self, tmp_path, header):
+        """A file without a record_id column is refused with a clear message."""
+        source = tmp_path / "in.csv"
+        source.write_text(header)
+        result = subprocess.run([sys.executable, "-m", "streams.cli", "identity", "resolve", str(source), "--out",
+                                 str(tmp_path / "o.csv")], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2 and "record_id" in result.stderr
