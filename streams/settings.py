@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=500, ge=1, le=10_000, description="Events per agent batch.")
     batch_within_seconds: float = Field(default=0.05, gt=0, le=10)
     session_timeout_seconds: float = Field(default=10.0, ge=1)
+    consumer_fetch_max_wait_ms: int = Field(default=100, ge=10, le=1500, description="Longest wait per fetch (see broker_quirks).")
     blocking_timeout_seconds: float | None = Field(default=None, description="Faust blocking detector (dev/CI).")
     drain_timeout_seconds: float = Field(default=30.0, ge=0, description="How long `up` waits for in-flight events on stop.")
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"

@@ -11,7 +11,7 @@ import sys
 
 import faust
 
-from streams import logs
+from streams import broker_quirks, logs
 from streams.app import create_pipeline
 from streams.settings import Settings
 
@@ -26,6 +26,7 @@ def main() -> None:
     if not settings.broker_url:
         sys.exit("SAFEGUARD_BROKER_URL is not set: workers are started by `safeguard up` or pointed at a broker")
     logs.configure(settings, process="worker")
+    broker_quirks.shorten_fetch_wait(settings.consumer_fetch_max_wait_ms)
     pipeline = create_pipeline(settings, broker_address(settings.broker_url))
     worker = faust.Worker(pipeline.app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()

@@ -81,3 +81,22 @@ class TestIdempotentProducers:
         assert pipeline.app.conf.processing_guarantee.value == "at_least_once"
         assert pipeline.app.conf.broker_session_timeout == 10.0
         assert pipeline.app.conf.broker_heartbeat_interval == 1.0
+
+
+class TestFetchWait:
+    def test_workers_shorten_fausts_hard_coded_fetch_wait(self, broker):
+        """After the worker's patch, the 1,500 ms fetch wait Faust asks aiokafka for becomes the configured one."""
+        import aiokafka
+
+        original = aiokafka.AIOKafkaConsumer
+        try:
+            broker_quirks.shorten_fetch_wait(100)
+
+            async def build() -> tuple[int, int]:
+                faust_like = aiokafka.AIOKafkaConsumer(bootstrap_servers=broker.address, fetch_max_wait_ms=1500)
+                explicit = aiokafka.AIOKafkaConsumer(bootstrap_servers=broker.address, fetch_max_wait_ms=700)
+                return faust_like._fetch_max_wait_ms, explicit._fetch_max_wait_ms
+
+            assert asyncio.run(build()) == (100, 700)
+        finally:
+            aiokafka.AIOKafkaConsumer = original
