@@ -13,7 +13,8 @@ import time
 
 import structlog
 
-from streams.codec import Origin, dead_letter_payload
+from streams.agents import raw_messages
+from streams.codec import dead_letter_payload
 from streams.handlers import intake
 from streams.retry import until_done
 
@@ -32,8 +33,7 @@ def register(pipeline) -> None:  # type: ignore[no-untyped-def]
     async def intake_agent(stream):  # type: ignore[no-untyped-def]
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within_seconds):
             started = time.perf_counter()
-            messages = [(e.message.value, Origin(e.message.topic, e.message.partition, e.message.offset, e.message.key))
-                        for e in events]
+            messages = raw_messages(events)
             result = await until_done("intake", intake, pipeline.engine, pipeline.policy, settings, pipeline.sinks,
                                       messages, allowed)
             sends = [await accepted.send(key=key, value=value) for key, value in result.forward]

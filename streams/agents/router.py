@@ -13,7 +13,8 @@ import time
 
 import structlog
 
-from streams.codec import Origin, dead_letter_payload
+from streams.agents import raw_messages
+from streams.codec import dead_letter_payload
 from streams.handlers import route
 from streams.retry import until_done
 
@@ -29,8 +30,7 @@ def register(pipeline) -> None:  # type: ignore[no-untyped-def]
     async def router_agent(stream):  # type: ignore[no-untyped-def]
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within_seconds):
             started = time.perf_counter()
-            messages = [(e.message.value, Origin(e.message.topic, e.message.partition, e.message.offset, e.message.key))
-                        for e in events]
+            messages = raw_messages(events)
             result = await until_done("route", route, pipeline.engine, pipeline.policy, settings, pipeline.sinks, messages,
                                       pipeline.watch, pipeline.calendars)
             sends = [await parked_topic.send(key=letter.dead_letter_id.encode(), value=dead_letter_payload(letter))
