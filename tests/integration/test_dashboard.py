@@ -38,15 +38,19 @@ def browser():
     driver.quit()
 
 
+# The page re-renders its tables every two seconds; reading them in one script call is atomic
+# (element-by-element reads could race a re-render and see a stale element).
+ROWS_SCRIPT = """return Array.from(document.getElementById(arguments[0]).rows).map(r => Array.from(r.cells).map(c => c.innerText));"""
+
+
 def cell(driver, table: str) -> str:
-    return driver.find_element(By.ID, table).text
+    return "\n".join(" ".join(row) for row in driver.execute_script(ROWS_SCRIPT, table))
 
 
 def number_in(driver, table: str, label: str) -> int:
-    for row in driver.find_element(By.ID, table).find_elements(By.TAG_NAME, "tr"):
-        cells = row.find_elements(By.TAG_NAME, "td")
-        if cells and cells[0].text == label:
-            return int(cells[1].text or 0)
+    for row in driver.execute_script(ROWS_SCRIPT, table):
+        if row and row[0] == label:
+            return int(row[1] or 0)
     return -1
 
 
