@@ -26,10 +26,10 @@ from pathlib import Path
 
 from kafka import KafkaProducer
 
+from schemas import parse_event
 from schemas.examples import example
 from streams.broker_quirks import producer_settings
 from streams.keys import partition_key
-from schemas import parse_event
 
 
 def make_events(count: int, tag: str) -> list[tuple[str, bytes, bytes]]:

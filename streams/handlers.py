@@ -67,8 +67,10 @@ def intake(engine: Engine, policy: Policy, settings: Settings, sinks: dict[str, 
             accepted[str(outcome.event.event_id)] = outcome
     now = datetime.now(timezone.utc)
     with Session(engine) as session:
+        # Only the columns the duplicate check needs: the stored payloads stay in the database.
         known = {row.event_id: row for row in session.exec(
-            select(IntakeEvent).where(IntakeEvent.event_id.in_(list(accepted))))} if accepted else {}  # type: ignore[attr-defined]
+            select(IntakeEvent.event_id, IntakeEvent.content_hash, IntakeEvent.status)
+            .where(IntakeEvent.event_id.in_(list(accepted))))} if accepted else {}  # type: ignore[attr-defined]
         rows = []
         for event_id, item in accepted.items():
             previous = known.get(event_id)

@@ -26,7 +26,6 @@ from schemas import Envelope, PersonRef
 from schemas.events import (
     CprAmended,
     CprRegistered,
-    DomesticAbuseReported,
     MissingReported,
     MissingReturned,
     PpnSubmitted,
