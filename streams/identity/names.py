@@ -107,6 +107,24 @@ def surname_parts(text: str | None) -> set[str]:
     return parts
 
 
+def typing_slip(a: str, b: str) -> bool:
+    """One name typed wrongly as the other: two neighbouring letters swapped (Naoh / Noah), a letter
+    doubled or undoubled (Gaareth / Gareth), or an inner letter dropped from a name of six or more
+    letters (Thoas / Thomas). First and last letters must agree: Ella and Bella are two names."""
+    if a == b or not a or not b or a[0] != b[0] or a[-1] != b[-1]:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+    short, long = sorted((a, b), key=len)
+    if len(long) - len(short) != 1:
+        return False
+    for i in range(1, len(long) - 1):
+        if long[:i] + long[i + 1:] == short:
+            return long[i] in (long[i - 1], long[i + 1]) or len(long) >= 6
+    return False
+
+
 @lru_cache(maxsize=200_000)
 def phonetic(name: str) -> str:
     """A phonetic code robust to Welsh spellings (Rhys/Rees, Gruffydd/Griffith share a NYSIIS prefix)."""

@@ -18,17 +18,19 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
+from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from schemas.validators import nhs_number_problem, normalise_postcode
-from streams.identity.names import first_given, fold, parse_date, phonetic, same_name_group, surname_parts, transposed
+from streams.identity.names import (first_given, fold, parse_date, phonetic, same_name_group, surname_parts, transposed,
+                                   typing_slip)
 
 MATCH_THRESHOLD = 15.0
 REVIEW_THRESHOLD = 9.0
 AMBIGUITY_MARGIN = 3.0
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     record_id: str
     source: str = ""
@@ -59,8 +61,8 @@ class Record:
         try:
             postcode = normalise_postcode(postcode) if postcode else ""
         except ValueError:
-            problems.append("postcode ignored: not a UK postcode")
-            postcode = ""
+            problems.append("postcode is not a UK postcode: compared as written")
+            postcode = " ".join(postcode.upper().split())
         sex = fold(raw.get("sex"))[:1]
         return cls(record_id=record_id, source=raw.get("source") or "", given_name=first_given(raw.get("given_name")),
                    family_name=fold(raw.get("family_name")), date_of_birth=dob, sex=sex if sex in ("f", "m") else "",
@@ -74,6 +76,7 @@ class Decision:
     action: str  # match | new | review
     score: float
     candidate: str | None = None
+    absorbed: tuple[str, ...] = ()  # persons this record proved to be the same as person_id, merged into it
 
 
 class Resolver:
@@ -94,47 +97,82 @@ class Resolver:
     # -- public --------------------------------------------------------------------------------
     def resolve(self, record: Record) -> Decision:
         decision = self._decide(record)
+        for absorbed in decision.absorbed:
+            self.merge(absorbed, decision.person_id)
         self._add(record, decision.person_id)
         if decision.action == "review" and decision.candidate:
             self.reviews.append((record.record_id, decision.candidate, decision.score))
         return decision
 
+    def add_resolved(self, record: Record, person_id: str) -> None:
+        """A record whose person is already known (an index being loaded): no decision is made."""
+        self._add(record, person_id)
+        if person_id[:1] == "P" and person_id[1:].isdigit():
+            self._next = max(self._next, int(person_id[1:]))
+
+    def merge(self, absorbed: str, survivor: str) -> None:
+        """Every record of ``absorbed`` now belongs to ``survivor`` (the records themselves are kept)."""
+        for member_id in self.members.pop(absorbed, []):
+            self.person_of[member_id] = survivor
+            self.members[survivor].append(member_id)
+        for nhs, person in list(self.nhs_person.items()):
+            if person == absorbed:
+                self.nhs_person[nhs] = survivor
+
+    def compatible(self, person_a: str, person_b: str, bridge: Record | None = None) -> bool:
+        """Two persons may be one: no member of one contradicts a member of the other, and their
+        closest records (counting a bridging record with ``person_a``) look alike: review band or more."""
+        members_a = [self.records[m] for m in self.members[person_a]] + ([bridge] if bridge else [])
+        if any(self._contradicts(self.records[m], a) for m in self.members[person_b] for a in members_a):
+            return False
+        return max(self.score(self.records[m], a) for m in self.members[person_b] for a in members_a) >= REVIEW_THRESHOLD
+
     # -- decision ------------------------------------------------------------------------------
     def _decide(self, record: Record) -> Decision:
-        if record.nhs_number and record.nhs_number in self.nhs_person:
-            return Decision(self.nhs_person[record.nhs_number], "match", 99.0)
         best: dict[str, float] = {}
         for candidate_id in self._candidates(record):
-            candidate = self.records[candidate_id]
             person = self.person_of[candidate_id]
-            score = self.score(record, candidate)
+            score = self.score(record, self.records[candidate_id])
             if score > best.get(person, -math.inf):
                 best[person] = score
-        if not best:
-            return Decision(self._new_person(), "new", 0.0)
         ranked = sorted(best.items(), key=lambda item: item[1], reverse=True)
+        if record.nhs_number and record.nhs_number in self.nhs_person:
+            person = self.nhs_person[record.nhs_number]
+            return Decision(person, "match", 99.0, absorbed=self._bridged(record, person, ranked))
+        if not ranked:
+            return Decision(self._new_person(), "new", 0.0)
         person, score = ranked[0]
-        runner_up = ranked[1][1] if len(ranked) > 1 else -math.inf
-        if score >= MATCH_THRESHOLD and score - runner_up >= AMBIGUITY_MARGIN and not self._conflicts(record, person):
-            return Decision(person, "match", score)
+        if score >= MATCH_THRESHOLD and not self._conflicts(record, person):
+            # Another person matched almost as well but not merged with this one: ambiguous.
+            close = [other for other, other_score in ranked[1:] if other_score > score - AMBIGUITY_MARGIN]
+            absorbed = self._bridged(record, person, ranked)
+            if all(other in absorbed for other in close):
+                return Decision(person, "match", score, absorbed=absorbed)
         if score >= REVIEW_THRESHOLD:
             return Decision(self._new_person(), "review", score, candidate=person)
         return Decision(self._new_person(), "new", score)
 
+    def _bridged(self, record: Record, person: str, ranked: list[tuple[str, float]]) -> tuple[str, ...]:
+        """Other persons the record also matches strongly: the same person, seen before without the
+        evidence this record bridges. Merged only when nothing in any of them contradicts the record,
+        the person or each other."""
+        strong = [other for other, score in ranked if other != person and score >= MATCH_THRESHOLD
+                  and not self._conflicts(record, other) and self.compatible(person, other, record)]
+        return tuple(other for other in strong if all(self.compatible(other, kept) for kept in strong if kept != other))
+
     def _conflicts(self, record: Record, person: str) -> bool:
         """Any member that contradicts the record vetoes the merge, so no record can bridge two people:
         a different valid NHS number, a twin, a clearly different date of birth, a different sex."""
-        for member_id in self.members[person]:
-            member = self.records[member_id]
-            if record.nhs_number and member.nhs_number and record.nhs_number != member.nhs_number:
-                return True
-            if _twins(record, member):
-                return True
-            if record.date_of_birth and member.date_of_birth and self._date_weight(record.date_of_birth, member.date_of_birth) < 0:
-                return True
-            if record.sex and member.sex and record.sex != member.sex:
-                return True
-        return False
+        return any(self._contradicts(record, self.records[member_id]) for member_id in self.members[person])
+
+    def _contradicts(self, a: Record, b: Record) -> bool:
+        if a.nhs_number and b.nhs_number and a.nhs_number != b.nhs_number:
+            return True
+        if _twins(a, b):
+            return True
+        if a.date_of_birth and b.date_of_birth and self._date_weight(a.date_of_birth, b.date_of_birth) < 0:
+            return True
+        return bool(a.sex and b.sex and a.sex != b.sex)
 
     def score(self, a: Record, b: Record) -> float:
         """Fellegi-Sunter log2 weight of the evidence that a and b are the same person."""
@@ -151,9 +189,11 @@ class Resolver:
         if a.sex and b.sex:
             total += 0.5 if a.sex == b.sex else -10.0
         if a.postcode and b.postcode:
-            total += 4.0 if a.postcode == b.postcode else (1.0 if a.postcode.split()[0] == b.postcode.split()[0] else -2.5)
-        if a.address_line and b.address_line and JaroWinkler.similarity(a.address_line, b.address_line) > 0.93:
-            total += 1.5
+            total += _postcode_weight(a.postcode, b.postcode)
+        if a.address_line and b.address_line and fuzz.token_sort_ratio(a.address_line, b.address_line) >= 90:
+            total += 1.5  # the same address, allowing for typing errors and words in another order
+        if a.town and b.town and JaroWinkler.similarity(a.town, b.town) >= 0.9:
+            total += 1.0
         return total
 
     @staticmethod
@@ -183,8 +223,7 @@ class Resolver:
             return self._tf_weight(self.given_counts, a, 8.0)
         if same_name_group(a, b):
             return 4.0
-        similarity = JaroWinkler.similarity(a, b)
-        if similarity >= 0.93:
+        if typing_slip(a, b) or (a[0] == b[0] and JaroWinkler.similarity(a, b) >= 0.93):
             return 3.0
         if phonetic(a) == phonetic(b):
             return 2.0
@@ -279,7 +318,15 @@ def _twins_as_written(a: Record, b: Record) -> bool:
     if not same_place or not a.given_name or not b.given_name:
         return False
     return a.given_name != b.given_name and not same_name_group(a.given_name, b.given_name) \
-        and JaroWinkler.similarity(a.given_name, b.given_name) < 0.93
+        and not typing_slip(a.given_name, b.given_name)
+
+
+def _postcode_weight(a: str, b: str) -> float:
+    if a == b:
+        return 4.0
+    if OSA.distance(a, b) == 1:
+        return 1.5  # one character mistyped (or the next street): weak evidence for
+    return 1.0 if a.split()[0] == b.split()[0] else -2.5
 
 
 def _one_digit_apart(x: int, y: int) -> bool:

@@ -115,3 +115,23 @@ class TestCli:
         result = subprocess.run([sys.executable, "-m", "streams.cli", "identity", "resolve", str(source), "--out",
                                  str(tmp_path / "o.csv")], cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert result.returncode == 2 and "record_id" in result.stderr
+
+
+class TestLaterEvidence:
+    def test_a_record_that_bridges_two_persons_merges_them(self):
+        """A record seen first without a date of birth and one seen with a different postcode become one
+        person when a third record matches both strongly and nothing contradicts."""
+        resolver = Resolver()
+        first = resolver.resolve(person("a", "Ffion", "Cadwaladr", "", sex="f", nhs="9434765919"))
+        second = resolver.resolve(person("b", "Ffion", "Cadwaladr", "2015-03-02", sex="f", postcode="SA61 1TP", address=""))
+        assert first.person_id != second.person_id
+        bridge = resolver.resolve(person("c", "Ffion", "Cadwaladr", "2015-03-02", sex="f", nhs="9434765919"))
+        assert bridge.person_id == first.person_id and bridge.absorbed == (second.person_id,)
+        assert {resolver.person_of[r] for r in "abc"} == {first.person_id}
+
+    def test_typing_slips_are_not_twins(self):
+        """Naoh/Noah and Gaareth/Gareth at one address and date are one child mistyped, not twins."""
+        assert len(clusters([person("a", "Noah", "Jones", "2016-05-14", nhs="9434765919"),
+                             person("b", "Naoh", "Jones", "2016-05-14")])) == 1
+        assert len(clusters([person("a", "Gareth", "Jones", "2016-05-14"), person("b", "Gaareth", "Jones", "2016-05-14")])) == 1
+        assert len(clusters([person("a", "Ella", "Jones", "2016-05-14", sex="f"), person("b", "Bella", "Jones", "2016-05-14", sex="f")])) == 2
