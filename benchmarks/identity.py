@@ -42,7 +42,7 @@ def ours(records: list[Record]) -> dict[str, str]:
     resolver = Resolver()
     for record in records:
         resolver.resolve(record)
-    return dict(resolver.person_of)
+    return {record.record_id: resolver.person_for(record.record_id) for record in records}
 
 
 def exact_keys(records: list[Record]) -> dict[str, str]:

@@ -52,7 +52,7 @@ class Sink:
         rows = [{
             "delivery_id": d.delivery_id, "sink": d.sink, "recipient": d.recipient, "rule": d.rule,
             "policy_version": d.policy_version, "source_event_id": d.source_event_id,
-            "source_event_type": d.source_event_type, "subject_key": d.subject_key, "master_person_id": None,
+            "source_event_type": d.source_event_type, "subject_key": d.subject_key, "master_person_id": d.master_person_id,
             "delivered_at": now, "content_json": json.dumps(d.content, ensure_ascii=False, sort_keys=True),
         } for d in batch]
         inserted = insert_ignoring_duplicates(session, DeliveryRecord, rows, ["delivery_id"])
@@ -60,7 +60,7 @@ class Sink:
         audit = [{
             "audit_id": f"delivery:{d.delivery_id}", "recorded_at": now, "action": "disclosed", "actor": actor,
             "sink": d.sink, "recipient": d.recipient, "rule": d.rule, "policy_version": d.policy_version,
-            "source_event_id": d.source_event_id, "subject_key": d.subject_key, "master_person_id": None,
+            "source_event_id": d.source_event_id, "subject_key": d.subject_key, "master_person_id": d.master_person_id,
             "delivery_id": d.delivery_id, "detail": None,
         } for d in batch]
         insert_ignoring_duplicates(session, AuditRecord, audit, ["audit_id"])

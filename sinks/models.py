@@ -254,3 +254,70 @@ class ReferralRecord(SQLModel, table=True):
     referrer_code: str = Field(max_length=40)
     source_event_id: str = Field(max_length=36)
     referred_at: datetime
+
+
+class IdentitySequence(SQLModel, table=True):
+    """One row: the last sequence number of the identity log. Updating it first in a unit of work
+    takes the lock that serialises identity resolution across workers (a row lock on PostgreSQL,
+    the write lock on SQLite), so two workers never create two masters for one new child."""
+
+    __tablename__ = "identity_sequence"
+
+    id: int = Field(primary_key=True)
+    last_seq: int = 0
+
+
+class IdentityRecord(SQLModel, table=True):
+    """A person as one event named them (cleaned for matching), and the person the resolver gave it.
+    Append-only; with ``identity_change`` it is the log every worker replays into its index."""
+
+    __tablename__ = "identity_record"
+
+    record_key: str = Field(primary_key=True, max_length=120)  # event id : position of the person
+    seq: int = Field(unique=True)
+    person_id: str = Field(index=True, max_length=36)
+    source: str = Field(max_length=40)
+    source_event_id: str = Field(index=True, max_length=36)
+    subject_key: str = Field(index=True, max_length=200)
+    given_name: str = Field(default="", max_length=200)
+    family_name: str = Field(default="", max_length=200)
+    date_of_birth: str | None = Field(default=None, max_length=10)
+    sex: str = Field(default="", max_length=1)
+    nhs_number: str | None = Field(default=None, max_length=10)
+    postcode: str = Field(default="", max_length=20)
+    address_line: str = Field(default="", max_length=300)
+    town: str = Field(default="", max_length=200)
+    resolved_at: datetime
+
+
+class IdentityChange(SQLModel, table=True):
+    """A merge or un-merge of two persons, in log order. A merge names the records it moved, so the
+    un-merge moves exactly those back."""
+
+    __tablename__ = "identity_change"
+
+    seq: int = Field(primary_key=True)
+    kind: str = Field(max_length=10)  # merge | unmerge | apart (an operator said: two people)
+    survivor_person_id: str = Field(index=True, max_length=36)
+    absorbed_person_id: str = Field(index=True, max_length=36)
+    record_keys_json: str = Field(sa_column=Column(Text, nullable=False))
+    cause: str = Field(max_length=200)
+    actor: str = Field(max_length=80)
+    at: datetime
+    undone_by_seq: int | None = None
+
+
+class IdentityReview(SQLModel, table=True):
+    """A record that looked like an existing person but not enough to merge: a human decides."""
+
+    __tablename__ = "identity_review"
+
+    review_id: str = Field(primary_key=True, max_length=16)
+    record_key: str = Field(unique=True, max_length=120)
+    person_id: str = Field(max_length=36)  # the person made for the record meanwhile
+    candidate_person_id: str = Field(max_length=36)
+    score: float
+    status: str = Field(default="open", index=True, max_length=12)  # open | confirmed | rejected
+    created_at: datetime
+    decided_at: datetime | None = None
+    decided_by: str | None = Field(default=None, max_length=80)

@@ -17,6 +17,7 @@ from sinks.destinations import Sink, build_sinks
 from sinks.store import make_engine
 from streams import broker_quirks
 from streams.connection import KafkaConnection
+from streams.identity.index import IdentityIndex
 from streams.policy import Policy
 from streams.settings import Settings
 from streams.topics import Topology
@@ -34,6 +35,7 @@ class Pipeline:
     sinks: dict[str, Sink]
     watch: Watch
     calendars: Calendars
+    identity: IdentityIndex
 
 
 def create_pipeline(settings: Settings, broker: str) -> Pipeline:
@@ -57,7 +59,7 @@ def create_pipeline(settings: Settings, broker: str) -> Pipeline:
     pipeline = Pipeline(app=app, settings=settings, topology=Topology.from_settings(settings),
                         engine=make_engine(settings.database), policy=policy, sinks=build_sinks(policy),
                         watch=Watch(WatchRules.load(settings.watch_rules_file), policy),
-                        calendars=Calendars(settings.school_calendars_file))
+                        calendars=Calendars(settings.school_calendars_file), identity=IdentityIndex(policy))
     from streams.agents import deadlines, intake, router
 
     intake.register(pipeline)

@@ -334,10 +334,56 @@ def cmd_identity(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
     for line in report:
         print(line, file=sys.stderr)
-    persons = len(set(resolver.person_of.values()))
+    persons = len(resolver.members)
     print(f"resolved {written} record(s) to {persons} person(s); {len(resolver.reviews)} pair(s) for review",
           file=sys.stderr)
     return 0
+
+
+def cmd_identity_review(args: argparse.Namespace) -> int:
+    """The identity review queue and merges: ``review list|confirm|reject``, ``unmerge``, ``person``."""
+    from sinks.destinations import build_sinks
+    from streams.identity.index import IdentityIndex, IdentityRefused
+    from streams.policy import Policy
+
+    settings = settings_from(args)
+    engine = make_engine(database_url(settings))
+    policy = Policy.load(settings.policy_file)
+    index = IdentityIndex(policy)
+    actor = f"operator:{args.by}" if getattr(args, "by", None) else "operator"
+    with Session(engine) as session:
+        try:
+            if args.identity_command == "person":
+                for row in index.person(session, args.person_id):
+                    # Identifiers only on the screen: the record, its source event and its subject key.
+                    print(f"{row.record_key}\t{row.source}\t{row.source_event_id}\t{row.subject_key}\t{row.person_id}")
+                return 0
+            if args.identity_command == "review" and args.action == "list":
+                for review in index.reviews(session, None if args.all else "open"):
+                    print(f"{review.review_id}\t{review.status}\tscore {review.score:.1f}\trecord {review.record_key}"
+                          f"\tperson {review.person_id}\tcandidate {review.candidate_person_id}"
+                          + (f"\tdecided by {review.decided_by}" if review.decided_by else ""))
+                return 0
+            notice = None
+            if args.identity_command == "unmerge":
+                notice = index.unmerge(session, args.change_seq, actor)
+            elif args.action == "confirm":
+                notice = index.confirm(session, _required(args.review_id, "review_id"), actor)
+            else:
+                index.reject(session, _required(args.review_id, "review_id"), actor)
+            if notice is not None:
+                build_sinks(policy)["alerts"].write(session, [notice], actor=actor)
+            session.commit()
+        except IdentityRefused as exc:
+            raise CliError(str(exc)) from exc
+    print(f"done: {notice.content['event_type']} change {notice.content['change_seq']}" if notice else "done: kept apart")
+    return 0
+
+
+def _required(value: str | None, name: str) -> str:
+    if not value:
+        raise CliError(f"{name} is required")
+    return value
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -418,6 +464,19 @@ def build_parser() -> argparse.ArgumentParser:
     resolve.add_argument("input")
     resolve.add_argument("--out", required=True)
     resolve.set_defaults(func=cmd_identity)
+    review = identity_commands.add_parser("review", parents=[common], help="the review queue: list, confirm or reject")
+    review.add_argument("action", choices=["list", "confirm", "reject"])
+    review.add_argument("review_id", nargs="?")
+    review.add_argument("--all", action="store_true", help="(list) decided reviews too")
+    review.add_argument("--by", help="who decided (recorded and audited)")
+    review.set_defaults(func=cmd_identity_review)
+    unmerge = identity_commands.add_parser("unmerge", parents=[common], help="undo a merge by its change number")
+    unmerge.add_argument("change_seq", type=int)
+    unmerge.add_argument("--by", help="who decided (recorded and audited)")
+    unmerge.set_defaults(func=cmd_identity_review)
+    person = identity_commands.add_parser("person", parents=[common], help="the source records of a master person")
+    person.add_argument("person_id")
+    person.set_defaults(func=cmd_identity_review)
 
     demo = commands.add_parser("demo", help="write the demo day as a JSON-lines file")
     demo.add_argument("out")

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import Engine, case, func
 from sqlmodel import Session, select
 
-from sinks.models import DeadLetterRecord, Deadline, DeliveryRecord, EncompassNotice, IntakeEvent, RegisterFlag
+from sinks.models import (DeadLetterRecord, Deadline, DeliveryRecord, EncompassNotice, IdentityChange, IdentityRecord,
+                          IdentityReview, IntakeEvent, RegisterFlag)
 from streams.encompass import notice_status
 from streams.policy import SINKS
 
@@ -51,6 +52,10 @@ def collect(engine: Engine, lag: dict[str, int] | None = None) -> dict:
         voice_total, voice_yes = session.exec(select(func.count(IntakeEvent.voice_recorded), func.sum(
             case((IntakeEvent.voice_recorded == True, 1), else_=0))).where(IntakeEvent.event_type == "ppn.submitted")).one()  # noqa: E712
         persons, with_language = session.exec(select(func.sum(IntakeEvent.persons), func.sum(IntakeEvent.persons_with_language))).one()
+        reviews = dict(session.exec(select(IdentityReview.status, func.count()).group_by(IdentityReview.status)).all())
+        changes = dict(session.exec(select(IdentityChange.kind, func.count()).group_by(IdentityChange.kind)).all())
+        person_records = session.exec(select(func.count()).select_from(IdentityRecord)).one()
+        master_persons = session.exec(select(func.count(func.distinct(IdentityRecord.person_id)))).one()
         reports = session.exec(select(DeliveryRecord.content_json).where(
             DeliveryRecord.rule == "cpr_snapshot.alerts.reconciliation_report").order_by(DeliveryRecord.delivered_at.desc()).limit(20)).all()  # type: ignore[union-attr]
     latest_reports: dict[str, dict] = {}
@@ -76,6 +81,12 @@ def collect(engine: Engine, lag: dict[str, int] | None = None) -> dict:
                      # CP-IS asks for at least 95% before a local authority goes live.
                      "share_with_valid_nhs_number": _share(with_nhs, flags),
                      "reconciliation": list(latest_reports.values())},
+        # master_persons counts persons ever created; merged ones are subtracted, un-merged added back.
+        "identity": {"records": person_records,
+                     "master_persons": master_persons - changes.get("merge", 0) + changes.get("unmerge", 0),
+                     "review_open": reviews.get("open", 0), "review_confirmed": reviews.get("confirmed", 0),
+                     "review_rejected": reviews.get("rejected", 0), "merges": changes.get("merge", 0),
+                     "unmerges": changes.get("unmerge", 0)},
         "quality": {"ppns_with_voice_of_child": _share(voice_yes, voice_total),
                     "persons_with_language_preference": _share(with_language, persons)},
     }
@@ -109,6 +120,11 @@ def prometheus_text(figures: dict) -> str:
                [({"status": k}, v) for k, v in figures["encompass"].items()]),
         *gauge("safeguard_deadlines", "Watched deadlines by rule and status (open, met, breached, resolved).",
                [({"rule": d["rule"], "status": d["status"]}, d["count"]) for d in figures["deadlines"]]),
+        *gauge("safeguard_identity_review_queue", "Person pairs waiting for an operator's decision.",
+               [({}, figures["identity"]["review_open"])]),
+        *gauge("safeguard_identity_master_persons", "Master persons in the index.", [({}, figures["identity"]["master_persons"])]),
+        *gauge("safeguard_identity_merges", "Person merges (automatic and confirmed), and un-merges.",
+               [({"kind": "merge"}, figures["identity"]["merges"]), ({"kind": "unmerge"}, figures["identity"]["unmerges"])]),
         *gauge("safeguard_ppns_with_voice_of_child_ratio", "Share of PPNs recording the child's voice.",
                [({}, figures["quality"]["ppns_with_voice_of_child"])]),
         *gauge("safeguard_persons_with_language_preference_ratio", "Share of persons with a recorded language preference.",

@@ -3,7 +3,8 @@
 ``intake``: raw messages -> validated events recorded in ``intake_event`` (or parked as dead
 letters, with an operator alert); returns what to forward to the accepted topic and to the
 dead-letter topics. ``route``: accepted events -> state updates, policy-planned deliveries and
-deadline-watch alerts written to their sinks with audit lines, and the intake row marked
+deadline-watch alerts written to their sinks with audit lines, every person resolved to a master
+person (``streams/identity/index.py``, which each delivery names), and the intake row marked
 processed, all in one transaction. ``fire_deadlines``: breaches due deadlines and writes their
 alerts, in one transaction. Guarantees: neither raises on bad input; both are idempotent, so at-least-once
 redelivery after a crash neither loses nor duplicates anything.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 import structlog
@@ -26,6 +27,7 @@ from sinks.destinations import Sink, SinkRefused
 from sinks.models import INTAKE_ACCEPTED, INTAKE_PROCESSED, DeadLetterRecord, IntakeEvent
 from sinks.store import insert_ignoring_duplicates
 from streams.codec import Accepted, DeadLetter, Origin, decode
+from streams.identity.index import IdentityIndex
 from streams.keys import partition_key
 from streams.policy import PlannedDelivery, Policy
 from streams.settings import Settings
@@ -138,10 +140,21 @@ def park(session: Session, policy: Policy, alerts_sink: Sink, letters: list[Dead
 
 def route(engine: Engine, policy: Policy, settings: Settings, sinks: dict[str, Sink],
           messages: list[tuple[bytes | None, Origin]], watch: Watch | None = None,
-          calendars: Calendars | None = None) -> RouteResult:
-    """Apply state, plan and write deliveries, and mark events processed, in one transaction."""
+          calendars: Calendars | None = None, identity: IdentityIndex | None = None) -> RouteResult:
+    """Resolve persons, apply state, plan and write deliveries, and mark events processed, in one transaction."""
     watch = watch or Watch(WatchRules.load(settings.watch_rules_file), policy)
     calendars = calendars or Calendars(settings.school_calendars_file)
+    identity = identity or IdentityIndex(policy)
+    try:
+        return _route(engine, policy, settings, sinks, messages, watch, calendars, identity)
+    except BaseException:
+        identity.discard()  # what it learnt in the failed transaction is not in the log
+        raise
+
+
+def _route(engine: Engine, policy: Policy, settings: Settings, sinks: dict[str, Sink],
+           messages: list[tuple[bytes | None, Origin]], watch: Watch, calendars: Calendars,
+           identity: IdentityIndex) -> RouteResult:
     result = RouteResult()
     now = datetime.now(timezone.utc)
     with Session(engine) as session:
@@ -162,9 +175,12 @@ def route(engine: Engine, policy: Policy, settings: Settings, sinks: dict[str, S
             if event_id in already or event_id in done:
                 result.skipped += 1
                 continue
+            resolution = identity.resolve_event(session, event)
             context.apply(event)
             planned = policy.plan(event, context) + _outcomes_now_deliverable(session, policy, watch, context, event)
             planned += watch.on_event(session, event, context)
+            planned = [replace(d, master_person_id=resolution.master_for(d.subject_key)) for d in planned]
+            planned += resolution.notices
             try:
                 for delivery in planned:
                     sinks[delivery.sink].check(delivery)

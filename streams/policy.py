@@ -84,6 +84,7 @@ class PlannedDelivery:
     source_event_type: str
     subject_key: str | None
     content: dict[str, Any] = field(hash=False)
+    master_person_id: str | None = None  # set by the router from the identity index
 
 
 @dataclass(frozen=True)

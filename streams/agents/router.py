@@ -32,7 +32,7 @@ def register(pipeline) -> None:  # type: ignore[no-untyped-def]
             started = time.perf_counter()
             messages = raw_messages(events)
             result = await until_done("route", route, pipeline.engine, pipeline.policy, settings, pipeline.sinks, messages,
-                                      pipeline.watch, pipeline.calendars)
+                                      pipeline.watch, pipeline.calendars, pipeline.identity)
             sends = [await parked_topic.send(key=letter.dead_letter_id.encode(), value=dead_letter_payload(letter))
                      for letter in result.parked]
             await asyncio.gather(*sends)

@@ -52,5 +52,5 @@ def resolve_file(source: Path, target: Path) -> tuple[int, list[str], Resolver]:
         writer = csv.writer(out)
         writer.writerow(["record_id", "person_id"])
         # Written once all are resolved: a later record can prove two earlier persons one (a merge).
-        writer.writerows([record_id, resolver.person_of[record_id]] for record_id in resolved)
+        writer.writerows([record_id, resolver.person_for(record_id)] for record_id in resolved)
     return len(resolved), report, resolver

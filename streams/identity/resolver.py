@@ -77,6 +77,7 @@ class Decision:
     score: float
     candidate: str | None = None
     absorbed: tuple[str, ...] = ()  # persons this record proved to be the same as person_id, merged into it
+    duplicate_of: str | None = None  # an earlier record with exactly the same details
 
 
 class Resolver:
@@ -92,36 +93,101 @@ class Resolver:
         self.given_counts: Counter[str] = Counter()
         self.total = 0
         self.reviews: list[tuple[str, str, float]] = []
+        self.apart: set[frozenset[str]] = set()
+        self.absorbed_into: dict[str, str] = {}
+        self.by_fingerprint: dict[tuple, str] = {}
+        self.same_as: dict[str, str] = {}  # record id -> the earlier record with the same details
+        self.duplicates: dict[str, list[str]] = defaultdict(list)
         self._next = 0
 
     # -- public --------------------------------------------------------------------------------
     def resolve(self, record: Record) -> Decision:
-        decision = self._decide(record)
-        for absorbed in decision.absorbed:
-            self.merge(absorbed, decision.person_id)
+        decision = self.decide(record)
+        self.apply(record, decision)
+        return decision
+
+    def decide(self, record: Record) -> Decision:
+        """The decision for ``record`` against the index as it stands; nothing is changed."""
+        earlier = self.by_fingerprint.get(_fingerprint(record))
+        if earlier is not None:  # a child named in many events is indexed once, not once per event
+            return Decision(self.person_of[earlier], "match", 99.0, duplicate_of=earlier)
+        return self._decide(record)
+
+    def person_for(self, record_id: str) -> str:
+        return self.person_of[self.same_as.get(record_id, record_id)]
+
+    def with_duplicates(self, record_ids: list[str]) -> list[str]:
+        """The records and every later record with the same details (all follow a merge)."""
+        return [*record_ids, *(d for r in record_ids for d in self.duplicates.get(r, ()))]
+
+    def _alias(self, record_id: str, earlier: str) -> None:
+        self.same_as[record_id] = earlier
+        self.duplicates[earlier].append(record_id)
+
+    def knows(self, record_id: str) -> bool:
+        return record_id in self.person_of or record_id in self.same_as
+
+    def apply(self, record: Record, decision: Decision) -> dict[str, list[str]]:
+        """Carry out ``decision``: merges first, then the record joins its person. Returns the record
+        ids each absorbed person gave up (what an un-merge moves back)."""
+        if decision.duplicate_of is not None:
+            self._alias(record.record_id, decision.duplicate_of)
+            return {}
+        moved = {absorbed: self.merge(absorbed, decision.person_id) for absorbed in decision.absorbed}
         self._add(record, decision.person_id)
         if decision.action == "review" and decision.candidate:
             self.reviews.append((record.record_id, decision.candidate, decision.score))
-        return decision
+        return moved
 
     def add_resolved(self, record: Record, person_id: str) -> None:
         """A record whose person is already known (an index being loaded): no decision is made."""
+        earlier = self.by_fingerprint.get(_fingerprint(record))
+        if earlier is not None and self.person_of[earlier] == person_id:
+            self._alias(record.record_id, earlier)
+            return
         self._add(record, person_id)
         if person_id[:1] == "P" and person_id[1:].isdigit():
             self._next = max(self._next, int(person_id[1:]))
 
-    def merge(self, absorbed: str, survivor: str) -> None:
-        """Every record of ``absorbed`` now belongs to ``survivor`` (the records themselves are kept)."""
-        for member_id in self.members.pop(absorbed, []):
-            self.person_of[member_id] = survivor
-            self.members[survivor].append(member_id)
-        for nhs, person in list(self.nhs_person.items()):
-            if person == absorbed:
-                self.nhs_person[nhs] = survivor
+    def merge(self, absorbed: str, survivor: str) -> list[str]:
+        """Every record of ``absorbed`` now belongs to ``survivor`` (the records themselves are kept);
+        returns the record ids moved."""
+        self.absorbed_into[absorbed] = survivor
+        return self.move(list(self.members.get(absorbed, [])), survivor)
+
+    def unmerge(self, record_ids: list[str], restored: str) -> list[str]:
+        """The records a merge moved go back to their person, and the two are kept apart from now on."""
+        survivors = {self.person_of[r] for r in record_ids if r in self.person_of}
+        self.absorbed_into.pop(restored, None)
+        moved = self.move([r for r in record_ids if r in self.person_of], restored)
+        for survivor in survivors - {restored}:
+            self.keep_apart(survivor, restored)
+        return moved
+
+    def move(self, record_ids: list[str], person: str) -> list[str]:
+        for record_id in record_ids:
+            previous = self.person_of[record_id]
+            if previous == person:
+                continue
+            self.members[previous].remove(record_id)
+            if not self.members[previous]:
+                del self.members[previous]
+            self.person_of[record_id] = person
+            self.members[person].append(record_id)
+            nhs = self.records[record_id].nhs_number
+            if nhs and self.nhs_person.get(nhs) == previous:
+                self.nhs_person[nhs] = person
+        return record_ids
+
+    def keep_apart(self, person_a: str, person_b: str) -> None:
+        """An operator said these are two people: never merged automatically."""
+        self.apart.add(frozenset((person_a, person_b)))
 
     def compatible(self, person_a: str, person_b: str, bridge: Record | None = None) -> bool:
         """Two persons may be one: no member of one contradicts a member of the other, and their
         closest records (counting a bridging record with ``person_a``) look alike: review band or more."""
+        if frozenset((person_a, person_b)) in self.apart:
+            return False
         members_a = [self.records[m] for m in self.members[person_a]] + ([bridge] if bridge else [])
         if any(self._contradicts(self.records[m], a) for m in self.members[person_b] for a in members_a):
             return False
@@ -281,6 +347,7 @@ class Resolver:
         return found
 
     def _add(self, record: Record, person: str) -> None:
+        self.by_fingerprint.setdefault(_fingerprint(record), record.record_id)
         self.records[record.record_id] = record
         self.person_of[record.record_id] = person
         self.members[person].append(record.record_id)
@@ -297,6 +364,10 @@ class Resolver:
     def _new_person(self) -> str:
         self._next += 1
         return f"P{self._next:08d}"
+
+
+def _fingerprint(r: Record) -> tuple:
+    return (r.given_name, r.family_name, r.date_of_birth, r.sex, r.nhs_number, r.postcode, r.address_line, r.town)
 
 
 def _twins(a: Record, b: Record) -> bool:

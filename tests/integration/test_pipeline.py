@@ -219,6 +219,11 @@ class TestScaleOut:
                 assert db.execute("select count(*) from intake_event where status = 'processed'").fetchone()[0] == 900
                 assert db.execute("select count(*) from referral").fetchone()[0] == 900
                 assert db.execute("select count(*) from audit_record").fetchone()[0] == 1800
+                # The 900 PPNs name one child (same name, date of birth and address; no NHS number, a
+                # different police person id each, so spread over every partition and worker):
+                # resolution is serialised, so the three workers made exactly one master person.
+                masters = db.execute("select distinct master_person_id from delivery where sink = 'childrens_services'")
+                assert [row[0] is not None for row in masters.fetchall()] == [True]
             logs = [(running.data_dir / "logs" / f"worker-{i}.log").read_text() for i in range(3)]
             busy = [log.count('"event": "router.batch"') > 0 for log in logs]
             assert busy.count(True) >= 2, "the partitions were not shared between workers"

@@ -1,0 +1,176 @@
+"""The master person index in the pipeline: master ids on deliveries, serialised resolution across
+workers, the review queue, merges that sinks follow, and un-merges. Runs on SQLite and PostgreSQL."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from sqlmodel import Session, func, select
+
+from schemas import parse_event
+from schemas.examples import ADDRESS, CHILD_SIAN, example
+from sinks.models import DeliveryRecord, IdentityChange, IdentityRecord
+from streams.figures import collect, prometheus_text
+from streams.identity.index import IdentityIndex, IdentityRefused
+from tests.unit.helpers import deliveries, run
+
+FFION = {"source_person_id": "NICHE-P-7001", "given_names": "Ffion", "family_name": "Cadwaladr", "date_of_birth": "2015-03-04",
+         "sex": "female", "address": ADDRESS, "role": "child_in_household"}
+
+
+def missing_report(child: dict, organisation_code: str = "DPP") -> dict:
+    event = example("missing.reported", child=child)
+    event["source"] = {**event["source"], "organisation_code": organisation_code}
+    return event
+
+
+def masters(engine, event_id: str) -> set[str | None]:
+    with Session(engine) as session:
+        return set(session.exec(select(DeliveryRecord.master_person_id).where(DeliveryRecord.source_event_id == event_id)))
+
+
+def records(engine) -> int:
+    with Session(engine) as session:
+        return session.exec(select(func.count()).select_from(IdentityRecord)).one()
+
+
+class TestPipeline:
+    def test_one_child_seen_by_two_agencies_has_one_master(self, engine, policy, sinks, settings):
+        """Police know Siân by NHS number; a second force's report has no NHS number, the same name,
+        date of birth and address: every delivery about her names one master person."""
+        first = example("ppn.submitted")
+        second = missing_report({**CHILD_SIAN, "nhs_number": None, "source_person_id": "GWP-55", "given_names": "Sian"},
+                                organisation_code="GWP")
+        run(engine, policy, sinks, settings, [first, second])
+        ids = masters(engine, first["event_id"]) | masters(engine, second["event_id"])
+        ids.discard(None)  # the mother has no delivery of her own
+        assert len(ids) == 1 and next(iter(ids)).startswith("P")
+
+    def test_redelivered_event_keeps_its_master_and_adds_no_record(self, engine, policy):
+        """Resolving the same event twice gives the same answer and stores nothing new."""
+        event = parse_event(json.dumps(example("ppn.submitted")).encode())
+        index = IdentityIndex(policy)
+        with Session(engine) as session:
+            first = index.resolve_event(session, event).masters
+            session.commit()
+        count = records(engine)
+        with Session(engine) as session:
+            again = IdentityIndex(policy).resolve_event(session, event).masters  # a restarted worker
+            session.commit()
+        assert first == again and records(engine) == count == 2
+
+    def test_two_workers_never_make_two_masters_for_one_new_child(self, engine, policy):
+        """Worker B's index is stale when worker A records a new child; B replays the log under the
+        lock before deciding, so the same child through B joins A's master."""
+        worker_a, worker_b = IdentityIndex(policy), IdentityIndex(policy)
+        with Session(engine) as session:
+            worker_b.resolve_event(session, parse_event(json.dumps(example("ppn.submitted")).encode()))
+            session.commit()
+        with Session(engine) as session:
+            a = worker_a.resolve_event(session, parse_event(json.dumps(missing_report(FFION)).encode())).masters
+            session.commit()
+        with Session(engine) as session:
+            b = worker_b.resolve_event(session, parse_event(json.dumps(
+                missing_report({**FFION, "source_person_id": "GWP-9"}, "GWP")).encode())).masters
+            session.commit()
+        assert set(a.values()) == set(b.values())
+
+    def test_a_failed_unit_of_work_is_forgotten(self, engine, policy):
+        """A rolled-back resolution leaves no trace: the discarded index rebuilds from the log."""
+        index = IdentityIndex(policy)
+        with Session(engine) as session:
+            index.resolve_event(session, parse_event(json.dumps(missing_report(FFION)).encode()))
+            session.rollback()
+        index.discard()
+        with Session(engine) as session:
+            index.resolve_event(session, parse_event(json.dumps(example("ppn.submitted")).encode()))
+            session.commit()
+        assert records(engine) == 2 and len(index.resolver.records) == 2
+
+
+def uncertain_pair(engine, policy, sinks, settings) -> tuple[dict, dict]:
+    """Ffion, and a record with day and month transposed at another address: the review band."""
+    first = missing_report(FFION)
+    moved = {**FFION, "source_person_id": "NICHE-P-7002", "date_of_birth": "2015-04-03",
+             "address": {"lines": ["3 Stryd Fawr"], "town": "Haverfordwest", "postcode": "SA61 1TP"}}
+    second = missing_report(moved)
+    run(engine, policy, sinks, settings, [first, second])
+    return first, second
+
+
+class TestReviewQueue:
+    def test_uncertain_pair_is_queued_not_merged(self, engine, policy, sinks, settings):
+        first, second = uncertain_pair(engine, policy, sinks, settings)
+        with Session(engine) as session:
+            reviews = IdentityIndex(policy).reviews(session)
+        assert len(reviews) == 1 and 9 <= reviews[0].score < 15
+        assert masters(engine, first["event_id"]) != masters(engine, second["event_id"])
+        figures = collect(engine)["identity"]  # the dashboard and /metrics show the queue
+        assert (figures["review_open"], figures["master_persons"], figures["records"]) == (1, 2, 2)
+        assert "safeguard_identity_review_queue 1" in prometheus_text(collect(engine))
+
+    def test_confirm_merges_and_every_delivery_follows_then_unmerge_restores(self, engine, policy, sinks, settings):
+        first, second = uncertain_pair(engine, policy, sinks, settings)
+        before_first, before_second = masters(engine, first["event_id"]), masters(engine, second["event_id"])
+        index = IdentityIndex(policy)
+        with Session(engine) as session:
+            review_id = index.reviews(session)[0].review_id
+            notice = index.confirm(session, review_id, "operator:test")
+            sinks["alerts"].write(session, [notice], actor="operator:test")
+            session.commit()
+        assert masters(engine, second["event_id"]) == before_first  # the absorbed person's deliveries follow
+        merged = [json.loads(d.content_json) for d in deliveries(engine, "alerts") if d.source_event_type == "person.merged"]
+        assert merged and merged[0]["absorbed_person_id"] == next(iter(before_second))
+        assert set(merged[0]) <= {"alert", "event_type", "survivor_person_id", "absorbed_person_id", "records_moved",
+                                  "cause", "change_seq"}  # identifiers only: no names reach the alert
+        assert (collect(engine)["identity"]["master_persons"], collect(engine)["identity"]["merges"]) == (1, 1)
+        with Session(engine) as session:
+            with pytest.raises(IdentityRefused, match="already confirmed"):
+                index.confirm(session, review_id, "operator:test")
+            change_seq = session.exec(select(IdentityChange.seq).where(IdentityChange.kind == "merge")).one()
+            IdentityIndex(policy).unmerge(session, change_seq, "operator:test")  # another process: replays the log
+            session.commit()
+        assert masters(engine, second["event_id"]) == before_second and masters(engine, first["event_id"]) == before_first
+        with Session(engine) as session, pytest.raises(IdentityRefused, match="already undone"):
+            IdentityIndex(policy).unmerge(session, change_seq, "operator:test")
+
+    def test_reject_keeps_them_apart(self, engine, policy, sinks, settings):
+        uncertain_pair(engine, policy, sinks, settings)
+        index = IdentityIndex(policy)
+        with Session(engine) as session:
+            review = index.reviews(session)[0]
+            pair = frozenset((review.person_id, review.candidate_person_id))
+            index.reject(session, review.review_id, "operator:test")
+            session.commit()
+        rebuilt = IdentityIndex(policy)
+        with Session(engine) as session:
+            assert index.reviews(session) == [] and index.reviews(session, "rejected")[0].decided_by == "operator:test"
+            rebuilt.person(session, min(pair))
+        assert pair in rebuilt.resolver.apart
+
+
+def test_cli_lists_and_confirms_reviews(tmp_path, policy, sinks):
+    """`safeguard identity review list|confirm` and `identity person` on an instance's data directory."""
+    from sinks.store import make_engine
+    from streams.settings import Settings
+
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    engine = make_engine(settings.database)
+    uncertain_pair(engine, policy, sinks, settings)
+    cli = [sys.executable, "-m", "streams.cli"]
+    listed = subprocess.run(cli + ["identity", "review", "list", "--data-dir", str(tmp_path)], capture_output=True,
+                            text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    review_id = listed.stdout.split("\t")[0]
+    assert "Ffion" not in listed.stdout and "Cadwaladr" not in listed.stdout  # identifiers only
+    confirmed = subprocess.run(cli + ["identity", "review", "confirm", review_id, "--by", "a.jones", "--data-dir",
+                                      str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert confirmed.returncode == 0 and "person.merged" in confirmed.stdout, confirmed.stderr
+    again = subprocess.run(cli + ["identity", "review", "confirm", review_id, "--data-dir", str(tmp_path)],
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 2 and "already confirmed" in again.stderr
+    survivor = listed.stdout.split("candidate ")[1].split()[0]
+    person = subprocess.run(cli + ["identity", "person", survivor, "--data-dir", str(tmp_path)], capture_output=True,
+                            text=True, timeout=60)
+    assert person.returncode == 0 and len(person.stdout.strip().splitlines()) == 2
