@@ -108,21 +108,43 @@ def surname_parts(text: str | None) -> set[str]:
 
 
 def typing_slip(a: str, b: str) -> bool:
-    """One name typed wrongly as the other: two neighbouring letters swapped (Naoh / Noah), a letter
-    doubled or undoubled (Gaareth / Gareth), or an inner letter dropped from a name of six or more
-    letters (Thoas / Thomas). First and last letters must agree: Ella and Bella are two names."""
-    if a == b or not a or not b or a[0] != b[0] or a[-1] != b[-1]:
+    """One name typed wrongly as the other: two neighbouring letters swapped (Naoh / Noah, Rhsy /
+    Rhys), a letter doubled or undoubled (Gaareth / Gareth), or an inner letter dropped from a name
+    of five or more letters (Megn / Megan). A dropped first or last letter is not a slip: Ella and
+    Bella, Mari and Marie are names of their own."""
+    if a == b or not a or not b:
         return False
     if len(a) == len(b):
         diff = [i for i in range(len(a)) if a[i] != b[i]]
         return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
     short, long = sorted((a, b), key=len)
-    if len(long) - len(short) != 1:
+    if len(long) - len(short) != 1 or short[0] != long[0] or short[-1] != long[-1]:
         return False
     for i in range(1, len(long) - 1):
         if long[:i] + long[i + 1:] == short:
-            return long[i] in (long[i - 1], long[i + 1]) or len(long) >= 6
+            return long[i] in (long[i - 1], long[i + 1]) or len(long) >= 5
     return False
+
+
+def one_name(a: str, b: str) -> bool:
+    """The same given name as written: equal, forms of one name (Dafydd / Dai), a typing slip, or a
+    typing slip of another form of the name (Llwyelyn / Llew)."""
+    if a == b or same_name_group(a, b) or typing_slip(a, b):
+        return True
+    return any(typing_slip(a, form) for form in _group_members(b)) or any(typing_slip(b, form) for form in _group_members(a))
+
+
+@lru_cache(maxsize=1)
+def _members_by_group() -> dict[int, tuple[str, ...]]:
+    members: dict[int, list[str]] = {}
+    for name, number in _groups().items():
+        members.setdefault(number, []).append(name)
+    return {number: tuple(names) for number, names in members.items()}
+
+
+def _group_members(name: str) -> tuple[str, ...]:
+    group = name_group(name)
+    return _members_by_group()[group] if group is not None else ()
 
 
 @lru_cache(maxsize=200_000)

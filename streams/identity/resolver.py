@@ -22,7 +22,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from schemas.validators import nhs_number_problem, normalise_postcode
-from streams.identity.names import (first_given, fold, parse_date, phonetic, same_name_group, surname_parts, transposed,
+from streams.identity.names import (first_given, fold, one_name, parse_date, phonetic, same_name_group, surname_parts, transposed,
                                    typing_slip)
 
 MATCH_THRESHOLD = 15.0
@@ -195,12 +195,10 @@ class Resolver:
 
     # -- decision ------------------------------------------------------------------------------
     def _decide(self, record: Record) -> Decision:
-        best: dict[str, float] = {}
+        by_person: dict[str, list[str]] = defaultdict(list)
         for candidate_id in self._candidates(record):
-            person = self.person_of[candidate_id]
-            score = self.score(record, self.records[candidate_id])
-            if score > best.get(person, -math.inf):
-                best[person] = score
+            by_person[self.person_of[candidate_id]].append(candidate_id)
+        best = {person: self.score_person(record, self.members[person]) for person in by_person}
         ranked = sorted(best.items(), key=lambda item: item[1], reverse=True)
         if record.nhs_number and record.nhs_number in self.nhs_person:
             person = self.nhs_person[record.nhs_number]
@@ -242,30 +240,47 @@ class Resolver:
 
     def score(self, a: Record, b: Record) -> float:
         """Fellegi-Sunter log2 weight of the evidence that a and b are the same person."""
+        parts = self._evidence(a, b)
+        return parts if isinstance(parts, float) else sum(parts)
+
+    def _evidence(self, a: Record, b: Record) -> float | tuple[float, ...]:
+        """A decisive weight (NHS numbers, twins), or the weights of each field: date of birth,
+        names, sex, postcode, address, town."""
         if a.nhs_number and b.nhs_number:
             return 40.0 if a.nhs_number == b.nhs_number else -40.0
         if _twins(a, b):
             return -40.0
-        total = self._date_weight(a.date_of_birth, b.date_of_birth)
         given, family = self._name_weights(a.given_name, a.family_name, b.given_name, b.family_name)
         swapped_given, swapped_family = self._name_weights(a.given_name, a.family_name, b.family_name, b.given_name)
         if swapped_given + swapped_family - 1.0 > given + family and a.date_of_birth == b.date_of_birth:
             given, family = swapped_given - 1.0, swapped_family - 1.0  # written the wrong way round: only with the same DOB
-        total += given + family
-        if a.sex and b.sex:
-            total += 0.5 if a.sex == b.sex else -10.0
-        if a.postcode and b.postcode:
-            total += _postcode_weight(a.postcode, b.postcode)
-        if a.address_line and b.address_line and fuzz.token_sort_ratio(a.address_line, b.address_line) >= 90:
-            total += 1.5  # the same address, allowing for typing errors and words in another order
-        if a.town and b.town and JaroWinkler.similarity(a.town, b.town) >= 0.9:
-            total += 1.0
-        return total
+        sex = (0.5 if a.sex == b.sex else -10.0) if a.sex and b.sex else 0.0
+        postcode = _postcode_weight(a.postcode, b.postcode) if a.postcode and b.postcode else 0.0
+        # the same address, allowing for typing errors and words in another order
+        address = 1.5 if a.address_line and b.address_line and fuzz.token_sort_ratio(a.address_line, b.address_line) >= 90 else 0.0
+        town = 1.0 if a.town and b.town and JaroWinkler.similarity(a.town, b.town) >= 0.9 else 0.0
+        return (self._date_weight(a.date_of_birth, b.date_of_birth), given + family, sex, postcode, address, town)
+
+    def score_person(self, record: Record, member_ids: list[str]) -> float:
+        """The evidence that ``record`` is this person: for each field, the best agreement among the
+        person's records (one may carry the date of birth, another the current postcode)."""
+        best: list[float] | None = None
+        decisive = -math.inf
+        for member_id in member_ids:
+            parts = self._evidence(record, self.records[member_id])
+            if isinstance(parts, float):
+                decisive = max(decisive, parts)
+            elif best is None:
+                best = list(parts)
+            else:
+                best = [max(x, y) for x, y in zip(best, parts)]
+        profile = sum(best) if best is not None else -math.inf
+        return max(decisive, profile)
 
     @staticmethod
     def _date_weight(a: date | None, b: date | None) -> float:
         if a is None or b is None:
-            return -4.0  # without a date of birth, names and address alone only ever reach review
+            return 0.0  # missing: no evidence either way (a conflicting date vetoes, see _conflicts)
         if a == b:
             return 10.0
         if transposed(a) == b:
@@ -289,7 +304,7 @@ class Resolver:
             return self._tf_weight(self.given_counts, a, 8.0)
         if same_name_group(a, b):
             return 4.0
-        if typing_slip(a, b) or (a[0] == b[0] and JaroWinkler.similarity(a, b) >= 0.93):
+        if one_name(a, b) or (a[0] == b[0] and JaroWinkler.similarity(a, b) >= 0.93):
             return 3.0
         if phonetic(a) == phonetic(b):
             return 2.0
@@ -307,6 +322,8 @@ class Resolver:
         parts_a, parts_b = surname_parts(a), surname_parts(b)
         if parts_a & parts_b:
             return 3.0  # hyphenated or double surname sharing a part
+        if typing_slip(a, b):
+            return 3.0
         similarity = JaroWinkler.similarity(a.replace(" ", ""), b.replace(" ", ""))
         if similarity >= 0.94:
             return 3.0
@@ -388,8 +405,7 @@ def _twins_as_written(a: Record, b: Record) -> bool:
     same_place = (a.postcode and a.postcode == b.postcode) or (a.address_line and a.address_line == b.address_line)
     if not same_place or not a.given_name or not b.given_name:
         return False
-    return a.given_name != b.given_name and not same_name_group(a.given_name, b.given_name) \
-        and not typing_slip(a.given_name, b.given_name)
+    return not one_name(a.given_name, b.given_name)
 
 
 def _postcode_weight(a: str, b: str) -> float:
