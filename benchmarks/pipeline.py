@@ -1,61 +1,214 @@
-"""Pipeline benchmark on the embedded broker: throughput, and publish-to-delivery latency at a fixed rate.
+"""Pipeline benchmark on the embedded broker, against a raw aiokafka passthrough of the same events.
 
-Run: ``.venv/bin/python -m benchmarks.pipeline [--events 5000] [--rate 1000] [--latency-events 3000] [--workers 1]``
+Run: ``.venv/bin/python -m benchmarks.pipeline [--events 3000] [--rate 1000] [--latency-events 3000]
+[--workers 1,2,3] [--postgres] [--backfill 0]``
 
-It starts a real `safeguard up` (embedded Tansu broker, SQLite, N workers) in a temporary directory,
-then (1) publishes ``--events`` PPNs as fast as the producer can and times until every one is routed
-and delivered; (2) publishes ``--latency-events`` PPNs paced at ``--rate`` per second and reports the
-time from each send to its children's-services delivery (p50/p95/p99); and prints worker CPU time and
-peak resident memory. Figures depend on the machine; the README records those measured here.
+In one run: (a) a raw aiokafka consume -> produce passthrough of the same PPN bytes (6 partitions,
+acks=all, batches of up to 500) on an embedded Tansu broker: the ceiling; (b) the full pipeline
+(`safeguard up`: validate, record, resolve persons, route, deliver to SQLite sinks with audit lines)
+with 1, 2 and 3 workers; (c) the same on a throw-away PostgreSQL 15 server (``--postgres``). For each
+it publishes ``--events`` distinct PPNs (distinct children) at once and times until every one is
+routed and delivered, then publishes ``--latency-events`` paced at ``--rate``/s and reports publish ->
+children's-services delivery p50/p95/p99, worker CPU seconds and peak resident memory.
+``--backfill N`` also times N events published before the workers start (a backfill).
+Figures depend on the machine; the README records those measured here.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from kafka import KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+from sqlalchemy import create_engine, text
 
 from schemas import parse_event
 from schemas.examples import example
 from streams.broker_quirks import producer_settings
+from streams.embedded_broker import EmbeddedBroker
 from streams.keys import partition_key
+
+GIVEN = ["Siân", "Dafydd", "Cerys", "Rhys", "Megan", "Osian", "Ffion", "Tomos", "Elin", "Gruffydd", "Nia", "Harri"]
+FAMILY = ["Jones", "Williams", "Davies", "Evans", "Thomas", "Roberts", "Hughes", "Lewis", "Morgan", "Price", "Bevan"]
 
 
 def make_events(count: int, tag: str) -> list[tuple[str, bytes, bytes]]:
+    """Distinct PPNs about distinct children (names, dates of birth and postcodes vary)."""
     out = []
     for index in range(count):
         event = example("ppn.submitted", ppn_reference=f"PPN-{tag}-{index:07d}")
         child = {k: v for k, v in event["persons"][0].items() if k != "nhs_number"}
-        child["source_person_id"] = f"{tag}-{index}"
+        child.update(source_person_id=f"{tag}-{index}", given_names=GIVEN[index % len(GIVEN)],
+                     family_name=FAMILY[(index // len(GIVEN)) % len(FAMILY)],
+                     date_of_birth=f"{2008 + index % 15}-{1 + index % 12:02d}-{1 + index % 28:02d}",
+                     address={"lines": [f"{index % 200 + 1} Stryd Fawr"], "postcode": f"LD{1 + index % 3} {index % 9 + 1}AB"})
         event["persons"] = [child]
         raw = json.dumps(event).encode()
         out.append((event["event_id"], partition_key(parse_event(raw)), raw))
     return out
 
 
-def processed(db: Path) -> int:
-    with sqlite3.connect(db, timeout=30) as conn:
-        return conn.execute("select count(*) from intake_event where status = 'processed'").fetchone()[0]
+# -- (a) the raw broker --------------------------------------------------------------------------
+
+async def _passthrough(broker: str, values: list[tuple[bytes, bytes]]) -> float:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    consumer = AIOKafkaConsumer("bench.in", bootstrap_servers=broker, group_id="bench-raw", auto_offset_reset="earliest",
+                                enable_auto_commit=False, fetch_max_wait_ms=100)
+    producer = AIOKafkaProducer(bootstrap_servers=broker, acks="all", linger_ms=5)  # Tansu refuses aiokafka idempotence
+    await consumer.start()
+    await producer.start()
+    try:
+        while not consumer.assignment():
+            await consumer.getmany(timeout_ms=100)
+        publisher = KafkaProducer(bootstrap_servers=broker, **producer_settings())
+        start = time.monotonic()
+        for key, value in values:
+            publisher.send("bench.in", key=key, value=value)
+        publisher.flush()
+        moved = 0
+        while moved < len(values):
+            batches = await consumer.getmany(timeout_ms=200, max_records=500)
+            sends = [await producer.send("bench.out", key=m.key, value=m.value) for msgs in batches.values() for m in msgs]
+            await asyncio.gather(*sends)
+            await consumer.commit()
+            moved += len(sends)
+        elapsed = time.monotonic() - start
+        publisher.close()
+        return len(values) / elapsed
+    finally:
+        await consumer.stop()
+        await producer.stop()
 
 
-def wait_processed(db: Path, target: int, timeout: float = 1800) -> float:
-    start = time.monotonic()
-    while processed(db) < target:
-        if time.monotonic() - start > timeout:
-            raise SystemExit(f"timed out: {processed(db)}/{target} processed")
-        time.sleep(0.05)
-    return time.monotonic()
+def raw_passthrough(count: int) -> float:
+    with tempfile.TemporaryDirectory(prefix="safeguard-raw-") as directory, EmbeddedBroker(Path(directory)) as broker:
+        admin = KafkaAdminClient(bootstrap_servers=broker.address)
+        admin.create_topics([NewTopic("bench.in", 6, 1), NewTopic("bench.out", 6, 1)])
+        admin.close()
+        values = [(key, raw) for _id, key, raw in make_events(count, "raw")]
+        return asyncio.run(_passthrough(broker.address, values))
+
+
+# -- (b) and (c) the pipeline --------------------------------------------------------------------
+
+@dataclass
+class Figures:
+    label: str
+    throughput: float
+    p50: float
+    p95: float
+    p99: float
+    cpu: float
+    peak_mib: int
+    backfill: tuple[int, float] | None = None
+
+
+class Running:
+    def __init__(self, workers: int, database: str | None) -> None:
+        self.data_dir = Path(tempfile.mkdtemp(prefix="safeguard-bench-"))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SAFEGUARD_")} | {"SAFEGUARD_LOG_LEVEL": "WARNING"}
+        command = [sys.executable, "-m", "streams.cli", "up", "--data-dir", str(self.data_dir), "--port", "0",
+                   "--workers", str(workers)] + (["--database", database] if database else [])
+        self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        start_new_session=True)
+        runtime_file = self.data_dir / "runtime.json"
+        while not runtime_file.exists():
+            if self.process.poll() is not None:
+                raise SystemExit("safeguard up exited; see its data directory")
+            time.sleep(0.2)
+        self.runtime = json.loads(runtime_file.read_text())
+        self.engine = create_engine(database or f"sqlite:///{self.data_dir / 'safeguard.db'}")
+        self.producer = KafkaProducer(bootstrap_servers=self.runtime["broker"], **producer_settings())
+
+    def publish(self, events: list[tuple[str, bytes, bytes]]) -> None:
+        for _id, key, raw in events:
+            self.producer.send("safeguarding.ppn", key=key, value=raw)
+        self.producer.flush()
+
+    def processed(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(text("select count(*) from intake_event where status = 'processed'")).scalar_one()
+
+    def wait_processed(self, target: int, timeout: float = 7200) -> float:
+        start = time.monotonic()
+        while self.processed() < target:
+            if time.monotonic() - start > timeout:
+                raise SystemExit(f"timed out: {self.processed()}/{target} processed")
+            time.sleep(0.05)
+        return time.monotonic()
+
+    def delivered_at(self) -> list[tuple[str, datetime]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("select source_event_id, delivered_at from delivery "
+                                     "where rule = 'ppn.childrens_services.full'")).all()
+        return [(event_id, _utc(at)) for event_id, at in rows]
+
+    def worker_figures(self) -> tuple[float, int]:
+        pids = json.loads((self.data_dir / "runtime.json").read_text())["worker_pids"]
+        figures = [proc_figures(pid) for pid in pids]
+        return sum(cpu for cpu, _ in figures), max(peak for _, peak in figures)
+
+    def stop(self) -> None:
+        self.producer.close()
+        self.engine.dispose()
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=180)
+
+
+def measure(label: str, workers: int, database: str | None, events: int, rate: float, latency_events: int) -> Figures:
+    running = Running(workers, database)
+    try:
+        warm = make_events(200, f"warm{workers}")
+        running.publish(warm)
+        running.wait_processed(len(warm))
+        burst = make_events(events, f"burst{workers}")
+        start = time.monotonic()
+        running.publish(burst)
+        throughput = len(burst) / (running.wait_processed(len(warm) + len(burst)) - start)
+        paced = make_events(latency_events, f"paced{workers}")
+        sent_at: dict[str, float] = {}
+        start_at = time.time()
+        for index, (event_id, key, raw) in enumerate(paced):
+            delay = start_at + index / rate - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            running.producer.send("safeguarding.ppn", key=key, value=raw)
+            sent_at[event_id] = time.time()
+        running.producer.flush()
+        running.wait_processed(len(warm) + len(burst) + len(paced))
+        latencies = sorted((at.timestamp() - sent_at[event_id]) * 1000 for event_id, at in running.delivered_at()
+                           if event_id in sent_at)
+        q = statistics.quantiles(latencies, n=100)
+        cpu, peak = running.worker_figures()
+        return Figures(label, throughput, q[49], q[94], q[98], cpu, peak)
+    finally:
+        running.stop()
+
+
+def backfill(count: int, database: str | None) -> tuple[int, float]:
+    """``count`` events already on the topic when a worker starts: seconds until all are delivered."""
+    running = Running(1, database)
+    try:
+        # Workers are already running; the backfill is the whole backlog published at once, in chunks.
+        start = time.monotonic()
+        for offset in range(0, count, 20_000):
+            running.publish(make_events(min(20_000, count - offset), f"fill{offset}"))
+        return count, running.wait_processed(count) - start
+    finally:
+        running.stop()
 
 
 def proc_figures(pid: int) -> tuple[float, int]:
@@ -67,72 +220,52 @@ def proc_figures(pid: int) -> tuple[float, int]:
     return cpu, peak // 1024
 
 
-def _utc(text: str) -> datetime:
-    value = datetime.fromisoformat(text.replace(" ", "T"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+def _utc(value: datetime | str) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace(" ", "T"))
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)  # SQLite keeps no offset: stored as UTC
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--latency-events", type=int, default=3000)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", default="1,2,3", help="worker counts to measure, e.g. 1,2,3")
+    parser.add_argument("--postgres", action="store_true", help="also on a throw-away PostgreSQL 15 server")
+    parser.add_argument("--backfill", type=int, default=0, help="also time a backlog of this many events")
     args = parser.parse_args()
-    data_dir = Path(tempfile.mkdtemp(prefix="safeguard-bench-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFEGUARD_")} | {"SAFEGUARD_LOG_LEVEL": "WARNING"}
-    up = subprocess.Popen([sys.executable, "-m", "streams.cli", "up", "--data-dir", str(data_dir), "--port", "0",
-                           "--workers", str(args.workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                          start_new_session=True)
+    counts = [int(n) for n in args.workers.split(",")]
+
+    raw = raw_passthrough(args.events)
+    print(f"pipeline benchmark: embedded Tansu broker, {os.cpu_count()} cores, {args.events:,} PPNs per burst,"
+          f" latency at {args.rate:,.0f}/s over {args.latency_events:,} PPNs")
+    print(f"(a) raw aiokafka passthrough: {raw:,.0f} events/s", flush=True)
+    header = f"{'configuration':<34}{'events/s':>9}{'(b)/(a)':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'CPU s':>7}{'peak MiB':>9}"
+    print(header)
+    rows: list[Figures] = []
+    server = None
+    databases: list[tuple[str, str | None]] = [("SQLite", None)]
+    if args.postgres:
+        from tests.postgres import PostgresServer
+
+        server = PostgresServer(Path(tempfile.mkdtemp(prefix="safeguard-pg-"))).start()
+        databases.append(("PostgreSQL", None))
     try:
-        runtime_file = data_dir / "runtime.json"
-        while not runtime_file.exists():
-            time.sleep(0.2)
-        runtime = json.loads(runtime_file.read_text())
-        db = data_dir / "safeguard.db"
-        producer = KafkaProducer(bootstrap_servers=runtime["broker"], **producer_settings())
-        warm = make_events(200, "warm")
-        for _id, key, raw in warm:
-            producer.send("safeguarding.ppn", key=key, value=raw)
-        producer.flush()
-        wait_processed(db, len(warm))
-
-        burst = make_events(args.events, "burst")
-        start = time.monotonic()
-        for _id, key, raw in burst:
-            producer.send("safeguarding.ppn", key=key, value=raw)
-        producer.flush()
-        end = wait_processed(db, len(warm) + len(burst))
-        throughput = len(burst) / (end - start)
-
-        paced = make_events(args.latency_events, "paced")
-        sent_at: dict[str, float] = {}
-        interval = 1.0 / args.rate
-        start = time.time()
-        for index, (event_id, key, raw) in enumerate(paced):
-            target = start + index * interval
-            delay = target - time.time()
-            if delay > 0:
-                time.sleep(delay)
-            producer.send("safeguarding.ppn", key=key, value=raw)
-            sent_at[event_id] = time.time()
-        producer.flush()
-        wait_processed(db, len(warm) + len(burst) + len(paced))
-        with sqlite3.connect(db) as conn:
-            rows = conn.execute("select source_event_id, delivered_at from delivery where rule = 'ppn.childrens_services.full'").fetchall()
-        # delivered_at is stored as UTC (SQLite keeps no offset).
-        latencies = sorted((_utc(at).timestamp() - sent_at[event_id]) * 1000 for event_id, at in rows if event_id in sent_at)
-        cpu_mem = [proc_figures(pid) for pid in json.loads(runtime_file.read_text())["worker_pids"]]
-        quantiles = statistics.quantiles(latencies, n=100)
-        print(f"pipeline benchmark (embedded broker, SQLite, {args.workers} worker(s), {os.cpu_count()} cores)")
-        print(f"  throughput, {len(burst)} PPNs published at once : {throughput:,.0f} events/s routed and delivered")
-        print(f"  latency at {args.rate:,.0f} events/s over {len(latencies)} events (publish -> delivery):"
-              f" p50 {quantiles[49]:.0f} ms, p95 {quantiles[94]:.0f} ms, p99 {quantiles[98]:.0f} ms")
-        for index, (cpu, peak) in enumerate(cpu_mem):
-            print(f"  worker {index}: {cpu:.1f} s CPU, peak RSS {peak} MiB")
+        for name, _ in databases:
+            for workers in counts:
+                url = server.create_database(f"bench_{workers}_{int(time.time())}") if name == "PostgreSQL" and server else None
+                figures = measure(f"({'b' if name == 'SQLite' else 'c'}) {name}, {workers} worker(s)", workers, url,
+                                  args.events, args.rate, args.latency_events)
+                rows.append(figures)
+                print(f"{figures.label:<34}{figures.throughput:>9,.0f}{figures.throughput / raw:>8.2f}{figures.p50:>8,.0f}"
+                      f"{figures.p95:>8,.0f}{figures.p99:>8,.0f}{figures.cpu:>7,.0f}{figures.peak_mib:>9,}", flush=True)
+        if args.backfill:
+            count, seconds = backfill(args.backfill, None)
+            print(f"backfill: {count:,} PPNs on SQLite with 1 worker delivered in {seconds:,.0f} s ({count / seconds:,.0f}/s)")
     finally:
-        os.killpg(up.pid, signal.SIGTERM)
-        up.wait(timeout=120)
+        if server is not None:
+            server.stop()
 
 
 if __name__ == "__main__":

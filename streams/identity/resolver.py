@@ -14,6 +14,7 @@ thresholds are set for precision.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -196,7 +197,11 @@ class Resolver:
     # -- decision ------------------------------------------------------------------------------
     def _decide(self, record: Record) -> Decision:
         by_person: dict[str, list[str]] = defaultdict(list)
+        dob = record.date_of_birth
         for candidate_id in self._candidates(record):
+            other = self.records[candidate_id].date_of_birth
+            if dob and other and dob != other and self._date_weight(dob, other) < 0:
+                continue  # another date of birth: another person (parent and child), not even for review
             by_person[self.person_of[candidate_id]].append(candidate_id)
         best = {person: self.score_person(record, self.members[person]) for person in by_person}
         ranked = sorted(best.items(), key=lambda item: item[1], reverse=True)
@@ -302,39 +307,18 @@ class Resolver:
             return -0.5
         if a == b:
             return self._tf_weight(self.given_counts, a, 8.0)
-        if same_name_group(a, b):
-            return 4.0
-        if one_name(a, b) or (a[0] == b[0] and JaroWinkler.similarity(a, b) >= 0.93):
-            return 3.0
-        if phonetic(a) == phonetic(b):
-            return 2.0
-        if min(len(a), len(b)) >= 5 and OSA.distance(a, b) <= (2 if min(len(a), len(b)) >= 7 else 1):
-            return 2.0  # a typing error: letters swapped, dropped or doubled
-        if a[0] == b[0] and (a.startswith(b) or b.startswith(a)):
-            return 1.0  # an abbreviation such as Dafydd / Daf
-        return -6.0
+        return _given_agreement(a, b)
 
     def _family_weight(self, a: str, b: str) -> float:
         if not a or not b:
             return -0.5
         if a == b:
             return self._tf_weight(self.family_counts, a, 9.0)
-        parts_a, parts_b = surname_parts(a), surname_parts(b)
-        if parts_a & parts_b:
-            return 3.0  # hyphenated or double surname sharing a part
-        if typing_slip(a, b):
-            return 3.0
-        similarity = JaroWinkler.similarity(a.replace(" ", ""), b.replace(" ", ""))
-        if similarity >= 0.94:
-            return 3.0
-        if phonetic(a) == phonetic(b):
-            return 1.5
-        if min(len(a), len(b)) >= 5 and OSA.distance(a, b) <= 1:
-            return 1.5
-        return -5.0
+        return _family_agreement(a, b)
 
     # -- index ---------------------------------------------------------------------------------
-    def _keys(self, record: Record) -> set[str]:
+    def _keys(self, record: Record, indexing: bool = False) -> set[str]:
+        """Blocking keys to look a record up by (``indexing``: to file it under)."""
         keys: set[str] = set()
         dob = record.date_of_birth
         given, family = record.given_name, record.family_name
@@ -349,8 +333,12 @@ class Resolver:
         if given and family:
             keys.add(f"gf:{phonetic(given)}:{phonetic(family)}:{dob.year if dob else ''}")
             keys.add(f"gf:{phonetic(family)}:{phonetic(given)}:{dob.year if dob else ''}")  # swapped names
-            for part in surname_parts(family):
-                keys.add(f"fp:{part}:{given[:1]}:{dob.year if dob else ''}")
+            parts = surname_parts(family)
+            # Filed only for double surnames (Parry-Jones under Parry and Jones); every record looks
+            # them up. A single surname filed here too would make "Jones, initial C" huge.
+            if len(parts) > 1 or not indexing:
+                for part in parts:
+                    keys.add(f"fp:{part}:{given[:1]}:{dob.year if dob else ''}")
         if record.postcode and given:
             keys.add(f"pg:{record.postcode}:{phonetic(given)[:3]}")
         return keys
@@ -368,7 +356,7 @@ class Resolver:
         self.records[record.record_id] = record
         self.person_of[record.record_id] = person
         self.members[person].append(record.record_id)
-        for key in self._keys(record):
+        for key in self._keys(record, indexing=True):
             self.blocks[key].append(record.record_id)
         if record.nhs_number:
             self.nhs_person.setdefault(record.nhs_number, person)
@@ -383,6 +371,38 @@ class Resolver:
         return f"P{self._next:08d}"
 
 
+# Two different names compare the same way whatever the index holds: cached, since names repeat.
+@lru_cache(maxsize=1 << 20)
+def _given_agreement(a: str, b: str) -> float:
+    if same_name_group(a, b):
+        return 4.0
+    if one_name(a, b) or (a[0] == b[0] and JaroWinkler.similarity(a, b) >= 0.93):
+        return 3.0
+    if phonetic(a) == phonetic(b):
+        return 2.0
+    if min(len(a), len(b)) >= 5 and OSA.distance(a, b) <= (2 if min(len(a), len(b)) >= 7 else 1):
+        return 2.0  # a typing error: letters swapped, dropped or doubled
+    if a[0] == b[0] and (a.startswith(b) or b.startswith(a)):
+        return 1.0  # an abbreviation such as Dafydd / Daf
+    return -6.0
+
+
+@lru_cache(maxsize=1 << 20)
+def _family_agreement(a: str, b: str) -> float:
+    if surname_parts(a) & surname_parts(b):
+        return 3.0  # hyphenated or double surname sharing a part
+    if typing_slip(a, b) or JaroWinkler.similarity(a.replace(" ", ""), b.replace(" ", "")) >= 0.94:
+        return 3.0
+    if phonetic(a) == phonetic(b) or (min(len(a), len(b)) >= 5 and OSA.distance(a, b) <= 1):
+        return 1.5
+    return -5.0
+
+
+@lru_cache(maxsize=1 << 20)
+def _one_given_name(a: str, b: str) -> bool:
+    return one_name(a, b)
+
+
 def _fingerprint(r: Record) -> tuple:
     return (r.given_name, r.family_name, r.date_of_birth, r.sex, r.nhs_number, r.postcode, r.address_line, r.town)
 
@@ -391,6 +411,8 @@ def _twins(a: Record, b: Record) -> bool:
     """Same family name, date of birth and address, but given names that are not one name: twins
     (also checked with one record's names read the other way round). A typing error in a given name
     at the same address and date of birth looks the same and is kept apart too: precision first."""
+    if not (a.date_of_birth and a.date_of_birth == b.date_of_birth):
+        return False  # most candidates: decided without building the swapped readings
     return _twins_as_written(a, b) or _twins_as_written(a, _swap(b)) or _twins_as_written(_swap(a), b)
 
 
@@ -405,7 +427,7 @@ def _twins_as_written(a: Record, b: Record) -> bool:
     same_place = (a.postcode and a.postcode == b.postcode) or (a.address_line and a.address_line == b.address_line)
     if not same_place or not a.given_name or not b.given_name:
         return False
-    return not one_name(a.given_name, b.given_name)
+    return not _one_given_name(a.given_name, b.given_name)
 
 
 def _postcode_weight(a: str, b: str) -> float:
