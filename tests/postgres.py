@@ -50,6 +50,10 @@ class PostgresServer:
             os.chmod(self.base, 0o777)
             shutil.chown(self.base, self.user)
         self._run("initdb", "-D", str(self.data), "-U", "safeguard", "--auth=trust", "--no-sync", "-E", "UTF8")
+        return self.resume()
+
+    def resume(self) -> PostgresServer:
+        """Start the server on its existing data (after ``stop``: an outage ends)."""
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.base / "postgres.log"), "-w", "-t", "60", "-o",
                   f"-p {self.port} -k {self.base} -h 127.0.0.1 -c fsync=off -c full_page_writes=off", "start")
         return self

@@ -256,9 +256,11 @@ class Resolver:
         if _twins(a, b):
             return -40.0
         given, family = self._name_weights(a.given_name, a.family_name, b.given_name, b.family_name)
-        swapped_given, swapped_family = self._name_weights(a.given_name, a.family_name, b.family_name, b.given_name)
-        if swapped_given + swapped_family - 1.0 > given + family and a.date_of_birth == b.date_of_birth:
-            given, family = swapped_given - 1.0, swapped_family - 1.0  # written the wrong way round: only with the same DOB
+        if a.date_of_birth and a.date_of_birth == b.date_of_birth and given + family < 8.0:
+            # Perhaps written the wrong way round: considered only with the same date of birth.
+            swapped_given, swapped_family = self._name_weights(a.given_name, a.family_name, b.family_name, b.given_name)
+            if swapped_given + swapped_family - 1.0 > given + family:
+                given, family = swapped_given - 1.0, swapped_family - 1.0
         sex = (0.5 if a.sex == b.sex else -10.0) if a.sex and b.sex else 0.0
         postcode = _postcode_weight(a.postcode, b.postcode) if a.postcode and b.postcode else 0.0
         # the same address, allowing for typing errors and words in another order
