@@ -52,7 +52,7 @@ def make_events(count: int, tag: str) -> list[tuple[str, bytes, bytes]]:
         child = {k: v for k, v in event["persons"][0].items() if k != "nhs_number"}
         child.update(source_person_id=f"{tag}-{index}", given_names=GIVEN[index % len(GIVEN)],
                      family_name=FAMILY[(index // len(GIVEN)) % len(FAMILY)],
-                     date_of_birth=f"{2008 + index % 15}-{1 + index % 12:02d}-{1 + index % 28:02d}",
+                     date_of_birth=f"{2009 + index % 14}-{1 + index % 12:02d}-{1 + index % 28:02d}",
                      address={"lines": [f"{index % 200 + 1} Stryd Fawr"], "postcode": f"LD{1 + index % 3} {index % 9 + 1}AB"})
         event["persons"] = [child]
         raw = json.dumps(event).encode()

@@ -170,6 +170,7 @@ def _route(engine: Engine, policy: Policy, settings: Settings, sinks: dict[str, 
         already = set(session.exec(select(IntakeEvent.event_id).where(
             IntakeEvent.event_id.in_([str(event.event_id) for event, _, _ in parsed]),  # type: ignore[attr-defined]
             IntakeEvent.status == INTAKE_PROCESSED))) if parsed else set()
+        answered_early = watch.referrals_answered_early(session, [event for event, _, _ in parsed])
         for event, raw, origin in parsed:
             event_id = str(event.event_id)
             if event_id in already or event_id in done:
@@ -177,7 +178,9 @@ def _route(engine: Engine, policy: Policy, settings: Settings, sinks: dict[str, 
                 continue
             resolution = identity.resolve_event(session, event)
             context.apply(event)
-            planned = policy.plan(event, context) + _outcomes_now_deliverable(session, policy, watch, context, event)
+            planned = policy.plan(event, context)
+            if getattr(event, "ppn_reference", None) in answered_early:
+                planned += _outcomes_now_deliverable(session, policy, watch, context, event)
             planned += watch.on_event(session, event, context)
             planned = [replace(d, master_person_id=resolution.master_for(d.subject_key)) for d in planned]
             planned += resolution.notices
@@ -196,7 +199,9 @@ def _route(engine: Engine, policy: Policy, settings: Settings, sinks: dict[str, 
             log.info("event.routed", event_id=event_id, event_type=event.event_type,  # type: ignore[attr-defined]
                      topic=origin.topic, partition=origin.partition, offset=origin.offset,
                      deliveries=len(planned), rules=sorted({d.rule for d in planned}))
+        identity.finish(session)
         for sink_name, batch in pending.items():
+            batch = [replace(d, master_person_id=identity.current(d.master_person_id)) for d in batch]
             result.delivered[sink_name] += sinks[sink_name].write(session, batch, actor="safeguard.router")
         if done:
             session.exec(update(IntakeEvent).where(IntakeEvent.event_id.in_(done))  # type: ignore[attr-defined, call-overload]

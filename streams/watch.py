@@ -248,6 +248,16 @@ class Watch:
             }, recipient=flag["local_authority"]["code"], subject_key=key))
         return out
 
+    def referrals_answered_early(self, session: Session, events: list[Envelope]) -> set[str]:
+        """PPN references, among ``events``, whose outcome arrived before them: one query per batch,
+        so that the common case (no early outcome) costs nothing per event."""
+        wanted = [f"referral_outcome|{e.ppn_reference}" for e in events if isinstance(e, PpnSubmitted)]
+        if not wanted:
+            return set()
+        rows = session.exec(select(Deadline.reference).where(  # type: ignore[call-overload]
+            Deadline.deadline_id.in_(wanted), Deadline.status == MET, Deadline.recipients_json == "[]"))  # type: ignore[attr-defined]
+        return set(rows)
+
     def outcomes_received_before(self, session: Session, event: Envelope) -> list[str]:
         """Ids of referral outcomes that arrived before this referral (so its referrer was not told yet)."""
         if not isinstance(event, PpnSubmitted):

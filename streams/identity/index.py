@@ -83,17 +83,26 @@ class IdentityIndex:
         self.policy = policy
         self.resolver: Resolver | None = None
         self.last_seq = 0
+        self.subject_of: dict[str, str] = {}  # record key -> the subject key deliveries carry
+        self._batch_seq: int | None = None  # set while a unit of work resolves
+        self._pending: list[dict] = []
 
     def discard(self) -> None:
         """The unit of work failed: what this index learnt in it may not be in the log."""
-        self.resolver, self.last_seq = None, 0
+        self.resolver, self.last_seq, self._batch_seq, self._pending = None, 0, None, []
+        self.subject_of = {}
 
     # -- the pipeline ----------------------------------------------------------------------------
     def resolve_event(self, session: Session, event) -> Resolution:  # type: ignore[no-untyped-def]
+        """The event's persons resolved inside the caller's unit of work; the first call takes the lock
+        and replays the log, ``finish`` writes what the batch added (call it before committing)."""
         people = persons_of(event)
         if not people:
             return Resolution({}, [])
-        resolver, seq = self._lock_and_sync(session)
+        if self._batch_seq is None:
+            _, self._batch_seq = self._lock_and_sync(session)
+        resolver = self.resolver
+        assert resolver is not None
         now = datetime.now(timezone.utc)
         organisation = event.source.organisation_code
         masters: dict[str, str] = {}
@@ -107,21 +116,42 @@ class IdentityIndex:
             record = record_from_person(record_key, person, event.source.agency.value)
             decision = resolver.decide(record)
             moved = resolver.apply(record, decision)
-            seq += 1
-            session.add(IdentityRecord(seq=seq, source_event_id=str(event.event_id), subject_key=subject,
-                                       resolved_at=now, person_id=decision.person_id, **_stored(record)))
+            self.subject_of[record_key] = subject
+            self._batch_seq += 1
+            self._pending.append({**_stored(record), "seq": self._batch_seq, "source_event_id": str(event.event_id),
+                                  "subject_key": subject, "resolved_at": now, "person_id": decision.person_id})
             for absorbed, record_ids in moved.items():
-                seq += 1
-                notices.append(self._merged(session, resolver, seq, decision.person_id, absorbed, record_ids,
+                self._batch_seq += 1
+                notices.append(self._merged(session, resolver, self._batch_seq, decision.person_id, absorbed, record_ids,
                                             f"record {record_key}", "safeguard.resolver", now))
             if decision.action == "review" and decision.candidate:
                 self._queue(session, record_key, decision, now)
             masters[subject] = resolver.person_for(record_key)
             log.info("identity.resolved", record_key=record_key, person_id=decision.person_id, action=decision.action,
                      score=round(decision.score, 1), absorbed=list(decision.absorbed))
-        self._advance(session, seq)
         children = children_of(event)  # a delivery about the whole event names its child when it has one
         return Resolution(masters, notices, person_key(children[0], organisation) if len(children) == 1 else None)
+
+    def finish(self, session: Session) -> None:
+        """Write the records this unit of work resolved and advance the log (before the commit)."""
+        if self._batch_seq is None:
+            return
+        if self._pending:
+            insert_ignoring_duplicates(session, IdentityRecord, self._pending, ["record_key"])
+        self._advance(session, self._batch_seq)
+        self.last_seq, self._batch_seq, self._pending = self._batch_seq, None, []
+
+    def current(self, person_id: str | None) -> str | None:
+        """Where a person's records are now: a person merged later in the same batch lives on in its survivor."""
+        if person_id is None or self.resolver is None:
+            return person_id
+        seen = {person_id}
+        while person_id in self.resolver.absorbed_into and person_id not in self.resolver.members:
+            person_id = self.resolver.absorbed_into[person_id]
+            if person_id in seen:
+                break
+            seen.add(person_id)
+        return person_id
 
     # -- operators -------------------------------------------------------------------------------
     def reviews(self, session: Session, status: str | None = "open") -> list[IdentityReview]:
@@ -180,7 +210,7 @@ class IdentityIndex:
                                    cause=f"un-merge of change {change_seq}", actor=actor, at=now))
         change.undone_by_seq = seq + 1
         session.add(change)
-        followed = _follow(session, resolver.with_duplicates(record_ids), change.survivor_person_id,
+        followed = _follow(session, self._about(resolver, record_ids), change.survivor_person_id,
                            change.absorbed_person_id)
         self._advance(session, seq + 1)
         log.info("identity.unmerged", change_seq=change_seq, restored=change.absorbed_person_id,
@@ -202,14 +232,13 @@ class IdentityIndex:
                          .values(last_seq=IdentitySequence.last_seq))
         latest = session.exec(select(IdentitySequence.last_seq).where(IdentitySequence.id == 1)).one()
         if self.resolver is None:
-            self.resolver, self.last_seq = Resolver(), 0
+            self.resolver, self.last_seq, self.subject_of = Resolver(), 0, {}
         if latest > self.last_seq:
             self._replay(session, self.resolver, self.last_seq, latest)
             self.last_seq = latest
         return self.resolver, latest
 
-    @staticmethod
-    def _replay(session: Session, resolver: Resolver, after: int, upto: int) -> None:
+    def _replay(self, session: Session, resolver: Resolver, after: int, upto: int) -> None:
         records = session.exec(select(IdentityRecord).where(IdentityRecord.seq > after, IdentityRecord.seq <= upto))
         changes = session.exec(select(IdentityChange).where(IdentityChange.seq > after, IdentityChange.seq <= upto))
         entries: list[tuple[int, IdentityRecord | IdentityChange]] = [(r.seq, r) for r in records]
@@ -217,6 +246,7 @@ class IdentityIndex:
         for _, entry in sorted(entries, key=lambda item: item[0]):
             if isinstance(entry, IdentityRecord):
                 resolver.add_resolved(_loaded(entry), entry.person_id)
+                self.subject_of[entry.record_key] = entry.subject_key
             elif entry.kind == "merge":
                 resolver.move([k for k in json.loads(entry.record_keys_json) if k in resolver.person_of],
                               entry.survivor_person_id)
@@ -233,7 +263,7 @@ class IdentityIndex:
                 record_ids: list[str], cause: str, actor: str, now: datetime) -> PlannedDelivery:
         session.add(IdentityChange(seq=seq, kind="merge", survivor_person_id=survivor, absorbed_person_id=absorbed,
                                    record_keys_json=json.dumps(record_ids), cause=cause, actor=actor, at=now))
-        followed = _follow(session, resolver.with_duplicates(record_ids), absorbed, survivor)
+        followed = _follow(session, self._about(resolver, record_ids), absorbed, survivor)
         log.info("identity.merged", change_seq=seq, survivor=survivor, absorbed=absorbed, records=len(record_ids),
                  deliveries=followed, cause=cause)
         return self._notice("person.merged", seq, survivor, absorbed, len(record_ids), cause)
@@ -243,6 +273,11 @@ class IdentityIndex:
             "alert": "two person records are one person" if event_type == "person.merged"
             else "a merge was undone: two people again", "event_type": event_type, "survivor_person_id": survivor,
             "absorbed_person_id": absorbed, "records_moved": records, "cause": cause, "change_seq": seq})
+
+    def _about(self, resolver: Resolver, record_ids: list[str]) -> list[tuple[str, str]]:
+        """(source event id, subject key) of these records and of every later record just like them."""
+        return [(key.rsplit(":", 1)[0], self.subject_of[key]) for key in resolver.with_duplicates(record_ids)
+                if key in self.subject_of]
 
     @staticmethod
     def _queue(session: Session, record_key: str, decision: Decision, now: datetime) -> None:
@@ -293,20 +328,16 @@ def _loaded(row: IdentityRecord) -> Record:
                   nhs_number=row.nhs_number, postcode=row.postcode, address_line=row.address_line, town=row.town)
 
 
-def _follow(session: Session, record_keys: list[str], previous: str, person_id: str) -> int:
-    """Every delivery about these records now names ``person_id`` as its master person: those keyed to
-    the record's subject, and those about the whole event that named ``previous`` (its child)."""
-    if not record_keys:
-        return 0
-    session.flush()
-    rows = session.exec(select(IdentityRecord.source_event_id, IdentityRecord.subject_key)
-                        .where(IdentityRecord.record_key.in_(record_keys))).all()  # type: ignore[attr-defined]
+def _follow(session: Session, about: list[tuple[str, str]], previous: str, person_id: str) -> int:
+    """Every delivery about these records (source event id, subject key) now names ``person_id`` as its
+    master person: those keyed to the record's subject, and those about the whole event that named
+    ``previous`` (its child)."""
     changed = 0
-    for event_id, subject in rows:
-        about = or_(DeliveryRecord.subject_key == subject,
-                    and_(DeliveryRecord.subject_key.is_(None), DeliveryRecord.master_person_id == previous))  # type: ignore[union-attr]
+    for event_id, subject in about:
+        condition = or_(DeliveryRecord.subject_key == subject,
+                        and_(DeliveryRecord.subject_key.is_(None), DeliveryRecord.master_person_id == previous))  # type: ignore[union-attr]
         result = session.exec(update(DeliveryRecord)  # type: ignore[call-overload]
-                              .where(DeliveryRecord.source_event_id == event_id, about)
+                              .where(DeliveryRecord.source_event_id == event_id, condition)
                               .values(master_person_id=person_id))
         changed += result.rowcount or 0
     return changed

@@ -53,10 +53,13 @@ class TestPipeline:
         index = IdentityIndex(policy)
         with Session(engine) as session:
             first = index.resolve_event(session, event).masters
+            index.finish(session)
             session.commit()
         count = records(engine)
+        restarted = IdentityIndex(policy)  # a restarted worker
         with Session(engine) as session:
-            again = IdentityIndex(policy).resolve_event(session, event).masters  # a restarted worker
+            again = restarted.resolve_event(session, event).masters
+            restarted.finish(session)
             session.commit()
         assert first == again and records(engine) == count == 2
 
@@ -66,13 +69,16 @@ class TestPipeline:
         worker_a, worker_b = IdentityIndex(policy), IdentityIndex(policy)
         with Session(engine) as session:
             worker_b.resolve_event(session, parse_event(json.dumps(example("ppn.submitted")).encode()))
+            worker_b.finish(session)
             session.commit()
         with Session(engine) as session:
             a = worker_a.resolve_event(session, parse_event(json.dumps(missing_report(FFION)).encode())).masters
+            worker_a.finish(session)
             session.commit()
         with Session(engine) as session:
             b = worker_b.resolve_event(session, parse_event(json.dumps(
                 missing_report({**FFION, "source_person_id": "GWP-9"}, "GWP")).encode())).masters
+            worker_b.finish(session)
             session.commit()
         assert set(a.values()) == set(b.values())
 
@@ -85,6 +91,7 @@ class TestPipeline:
         index.discard()
         with Session(engine) as session:
             index.resolve_event(session, parse_event(json.dumps(example("ppn.submitted")).encode()))
+            index.finish(session)
             session.commit()
         assert records(engine) == 2 and len(index.resolver.records) == 2
 
