@@ -198,11 +198,12 @@ class Resolver:
     def _decide(self, record: Record) -> Decision:
         by_person: dict[str, list[str]] = defaultdict(list)
         dob = record.date_of_birth
+        records, person_of = self.records, self.person_of
         for candidate_id in self._candidates(record):
-            other = self.records[candidate_id].date_of_birth
-            if dob and other and dob != other and self._date_weight(dob, other) < 0:
+            other = records[candidate_id].date_of_birth
+            if dob and other and dob != other and not _dates_may_agree(dob, other):
                 continue  # another date of birth: another person (parent and child), not even for review
-            by_person[self.person_of[candidate_id]].append(candidate_id)
+            by_person[person_of[candidate_id]].append(candidate_id)
         best = {person: self.score_person(record, self.members[person]) for person in by_person}
         ranked = sorted(best.items(), key=lambda item: item[1], reverse=True)
         if record.nhs_number and record.nhs_number in self.nhs_person:
@@ -333,8 +334,14 @@ class Resolver:
             if record.postcode:
                 keys.add(f"dp:{day}:{record.postcode}")
         if given and family:
-            keys.add(f"gf:{phonetic(given)}:{phonetic(family)}:{dob.year if dob else ''}")
-            keys.add(f"gf:{phonetic(family)}:{phonetic(given)}:{dob.year if dob else ''}")  # swapped names
+            given_code, family_code = phonetic(given), phonetic(family)
+            # Names with the date less one field (year-month, year-day, month-day): a date with one
+            # field mistyped still shares a key, while a common name's key stays small.
+            partial_dates = (f"{dob.year}-{dob.month}-", f"{dob.year}--{dob.day}", f"-{dob.month}-{dob.day}") if dob else ("",)
+            for partial in partial_dates:
+                keys.add(f"gf:{given_code}:{family_code}:{partial}")
+                if not indexing:
+                    keys.add(f"gf:{family_code}:{given_code}:{partial}")  # written the wrong way round
             parts = surname_parts(family)
             # Filed only for double surnames (Parry-Jones under Parry and Jones); every record looks
             # them up. A single surname filed here too would make "Jones, initial C" huge.
@@ -430,6 +437,15 @@ def _twins_as_written(a: Record, b: Record) -> bool:
     if not same_place or not a.given_name or not b.given_name:
         return False
     return not _one_given_name(a.given_name, b.given_name)
+
+
+def _dates_may_agree(a: date, b: date) -> bool:
+    """Two different dates that may be one date of birth mistyped: what ``_date_weight`` does not
+    count against (day and month swapped, or one field off), decided without building dates."""
+    same_day, same_month = a.day == b.day, a.month == b.month
+    if a.year == b.year:
+        return same_day or same_month or (a.day == b.month and a.month == b.day)
+    return same_day and same_month and (abs(a.year - b.year) == 1 or _one_digit_apart(a.year, b.year))
 
 
 def _postcode_weight(a: str, b: str) -> float:
