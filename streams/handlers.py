@@ -196,6 +196,8 @@ def _route(engine: Engine, policy: Policy, settings: Settings, sinks: dict[str, 
             for delivery in planned:
                 pending[delivery.sink].append(delivery)
             done.append(event_id)
+            if event.event_type == "referral.outcome":  # type: ignore[attr-defined]
+                answered_early.add(event.referral_reference)  # its PPN may follow in this same batch
             log.info("event.routed", event_id=event_id, event_type=event.event_type,  # type: ignore[attr-defined]
                      topic=origin.topic, partition=origin.partition, offset=origin.offset,
                      deliveries=len(planned), rules=sorted({d.rule for d in planned}))

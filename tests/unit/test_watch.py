@@ -157,6 +157,12 @@ class TestOutcomeBeforeReferral:
         run(engine, policy, sinks, settings, [example("ppn.submitted", ppn_reference="PPN-OTHER")])
         assert len(deliveries(engine, "police")) == 1
 
+    def test_outcome_before_its_ppn_in_one_batch_reaches_the_referrer(self, engine, policy, sinks, settings, watch):
+        """The same when both arrive in one routing batch, outcome first."""
+        run(engine, policy, sinks, settings, [example("referral.outcome"), example("ppn.submitted")])
+        [outcome] = deliveries(engine, "police")
+        assert outcome.rule == "referral.police.outcome_to_referrer" and outcome.recipient == "DPP"
+
 
 class TestUnbornFlagLapse:
     def test_unborn_flag_is_removed_from_health_and_police_after_its_delete_date(self, engine, policy, sinks, settings, watch):
