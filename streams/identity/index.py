@@ -28,7 +28,7 @@ from sqlalchemy import and_, or_, update
 from sqlmodel import Session, select
 
 from schemas.person import PersonRef
-from sinks.models import DeliveryRecord, IdentityChange, IdentityRecord, IdentityReview, IdentitySequence
+from sinks.models import AuditRecord, DeliveryRecord, IdentityChange, IdentityRecord, IdentityReview, IdentitySequence
 from sinks.store import insert_ignoring_duplicates
 from streams.identity.resolver import Decision, Record, Resolver
 from streams.keys import children_of, person_key
@@ -212,6 +212,8 @@ class IdentityIndex:
         session.add(change)
         followed = _follow(session, self._about(resolver, record_ids), change.survivor_person_id,
                            change.absorbed_person_id)
+        _audit(session, "identity_unmerged", actor, now, change.absorbed_person_id,
+               {"change_seq": change_seq, "survivor_person_id": change.survivor_person_id, "records": len(record_ids)})
         self._advance(session, seq + 1)
         log.info("identity.unmerged", change_seq=change_seq, restored=change.absorbed_person_id,
                  from_person=change.survivor_person_id, records=len(record_ids), deliveries=followed)
@@ -300,6 +302,8 @@ class IdentityIndex:
     def _decide_review(session: Session, review: IdentityReview, status: str, actor: str, now: datetime) -> None:
         review.status, review.decided_by, review.decided_at = status, actor, now
         session.add(review)
+        _audit(session, f"identity_review_{status}", actor, now, review.candidate_person_id,
+               {"review_id": review.review_id, "person_id": review.person_id, "candidate_person_id": review.candidate_person_id})
 
     @staticmethod
     def _current(resolver: Resolver, person_id: str) -> str:
@@ -313,6 +317,13 @@ class IdentityIndex:
         if person_id not in resolver.members:
             raise IdentityRefused(f"person {person_id}: no such person")
         return person_id
+
+
+def _audit(session: Session, action: str, actor: str, now: datetime, person_id: str, detail: dict) -> None:
+    """An operator's identity decision in the tamper-evident audit trail (identifiers only)."""
+    session.add(AuditRecord(audit_id=f"identity:{action}:{hashlib.sha256(json.dumps(detail, sort_keys=True).encode()).hexdigest()[:24]}",
+                            recorded_at=now, action=action, actor=actor[:80], master_person_id=person_id,
+                            detail=json.dumps(detail, sort_keys=True)))
 
 
 def _stored(record: Record) -> dict:

@@ -10,7 +10,7 @@ from sqlmodel import Session, func, select
 
 from schemas import parse_event
 from schemas.examples import ADDRESS, CHILD_SIAN, example
-from sinks.models import DeliveryRecord, IdentityChange, IdentityRecord
+from sinks.models import AuditRecord, DeliveryRecord, IdentityChange, IdentityRecord
 from streams.figures import collect, prometheus_text
 from streams.identity.index import IdentityIndex, IdentityRefused
 from tests.unit.helpers import deliveries, run
@@ -141,6 +141,9 @@ class TestReviewQueue:
         assert masters(engine, second["event_id"]) == before_second and masters(engine, first["event_id"]) == before_first
         with Session(engine) as session, pytest.raises(IdentityRefused, match="already undone"):
             IdentityIndex(policy).unmerge(session, change_seq, "operator:test")
+        with Session(engine) as session:  # both operator decisions are in the audit trail, with who made them
+            actions = {(a.action, a.actor) for a in session.exec(select(AuditRecord))}
+        assert {("identity_review_confirmed", "operator:test"), ("identity_unmerged", "operator:test")} <= actions
 
     def test_reject_keeps_them_apart(self, engine, policy, sinks, settings):
         uncertain_pair(engine, policy, sinks, settings)
