@@ -59,7 +59,7 @@ def create_pipeline(settings: Settings, broker: str) -> Pipeline:
     pipeline = Pipeline(app=app, settings=settings, topology=Topology.from_settings(settings),
                         engine=make_engine(settings.database), policy=policy, sinks=build_sinks(policy),
                         watch=Watch(WatchRules.load(settings.watch_rules_file), policy),
-                        calendars=Calendars(settings.school_calendars_file), identity=IdentityIndex(policy))
+                        calendars=Calendars(settings.school_calendars_file), identity=IdentityIndex(policy, settings.identity_match_threshold))
     from streams.agents import deadlines, intake, router
 
     intake.register(pipeline)

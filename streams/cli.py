@@ -329,7 +329,7 @@ def cmd_identity(args: argparse.Namespace) -> int:
     if not source.is_file():
         raise CliError(f"{source}: no such file")
     try:
-        written, report, resolver = resolve_file(source, Path(args.out))
+        written, report, resolver = resolve_file(source, Path(args.out), Settings().identity_match_threshold)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     for line in report:
@@ -349,7 +349,7 @@ def cmd_identity_review(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     engine = make_engine(database_url(settings))
     policy = Policy.load(settings.policy_file)
-    index = IdentityIndex(policy)
+    index = IdentityIndex(policy, settings.identity_match_threshold)
     actor = f"operator:{args.by}" if getattr(args, "by", None) else "operator"
     with Session(engine) as session:
         try:

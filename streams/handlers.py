@@ -144,7 +144,7 @@ def route(engine: Engine, policy: Policy, settings: Settings, sinks: dict[str, S
     """Resolve persons, apply state, plan and write deliveries, and mark events processed, in one transaction."""
     watch = watch or Watch(WatchRules.load(settings.watch_rules_file), policy)
     calendars = calendars or Calendars(settings.school_calendars_file)
-    identity = identity or IdentityIndex(policy)
+    identity = identity or IdentityIndex(policy, settings.identity_match_threshold)
     try:
         return _route(engine, policy, settings, sinks, messages, watch, calendars, identity)
     except BaseException:

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     email_alert_after_attempts: int = Field(default=3, ge=1)
     dashboard_login: bool | None = Field(default=None, description="Operators must sign in; unset = only when not on loopback.")
     api_tokens: list[ConfiguredToken] = Field(default_factory=list, description="JSON list of {organisation_code, role, token_sha256}.")
+    identity_match_threshold: float = Field(
+        default=14.0, ge=9.0, le=40.0,
+        description="Log2 evidence the identity resolver needs to merge a record into a person (higher: fewer merges, more reviews).")
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="JSON logs; unset = JSON unless stderr is a terminal.")
 

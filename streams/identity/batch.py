@@ -13,7 +13,7 @@ import csv
 from collections.abc import Iterator
 from pathlib import Path
 
-from streams.identity.resolver import Record, Resolver
+from streams.identity.resolver import MATCH_THRESHOLD, Record, Resolver
 
 COLUMNS = ("record_id", "source", "given_name", "family_name", "date_of_birth", "sex", "nhs_number", "postcode",
            "address_line", "town")
@@ -38,8 +38,8 @@ def read_records(path: Path) -> Iterator[tuple[int, Record | None, list[str]]]:
             yield line, record, record.problems
 
 
-def resolve_file(source: Path, target: Path) -> tuple[int, list[str], Resolver]:
-    resolver = Resolver()
+def resolve_file(source: Path, target: Path, match_threshold: float = MATCH_THRESHOLD) -> tuple[int, list[str], Resolver]:
+    resolver = Resolver(match_threshold)
     report: list[str] = []
     resolved: list[str] = []
     for line, record, problems in read_records(source):

@@ -30,7 +30,7 @@ from sqlmodel import Session, select
 from schemas.person import PersonRef
 from sinks.models import AuditRecord, DeliveryRecord, IdentityChange, IdentityRecord, IdentityReview, IdentitySequence
 from sinks.store import insert_ignoring_duplicates
-from streams.identity.resolver import Decision, Record, Resolver
+from streams.identity.resolver import MATCH_THRESHOLD, Decision, Record, Resolver
 from streams.keys import children_of, person_key
 from streams.policy import PlannedDelivery, Policy
 
@@ -79,8 +79,9 @@ def record_from_person(record_key: str, person: PersonRef, source: str) -> Recor
 class IdentityIndex:
     """One per worker (and one per CLI command); see the module docstring for the guarantees."""
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, match_threshold: float = MATCH_THRESHOLD) -> None:
         self.policy = policy
+        self.match_threshold = match_threshold
         self.resolver: Resolver | None = None
         self.last_seq = 0
         self.subject_of: dict[str, str] = {}  # record key -> the subject key deliveries carry
@@ -234,7 +235,7 @@ class IdentityIndex:
                          .values(last_seq=IdentitySequence.last_seq))
         latest = session.exec(select(IdentitySequence.last_seq).where(IdentitySequence.id == 1)).one()
         if self.resolver is None:
-            self.resolver, self.last_seq, self.subject_of = Resolver(), 0, {}
+            self.resolver, self.last_seq, self.subject_of = Resolver(self.match_threshold), 0, {}
         if latest > self.last_seq:
             self._replay(session, self.resolver, self.last_seq, latest)
             self.last_seq = latest

@@ -135,3 +135,21 @@ class TestLaterEvidence:
                              person("b", "Naoh", "Jones", "2016-05-14")])) == 1
         assert len(clusters([person("a", "Gareth", "Jones", "2016-05-14"), person("b", "Gaareth", "Jones", "2016-05-14")])) == 1
         assert len(clusters([person("a", "Ella", "Jones", "2016-05-14", sex="f"), person("b", "Bella", "Jones", "2016-05-14", sex="f")])) == 2
+
+
+class TestThreshold:
+    def test_a_stricter_threshold_sends_a_match_to_review_instead(self):
+        """A deployment that raises the merge threshold gets a review for the same pair, never a merge."""
+        pair = [person("a", "Cerys", "Watkins", "2014-02-03", sex="f"),
+                person("b", "Cerys", "Watkins", "2014-02-04", sex="f", postcode="SA61 1TP", address="")]
+        default = Resolver()
+        default.resolve(pair[0])
+        score = default.score(pair[1], pair[0])  # as the second record meets the first (term frequencies included)
+        strict = Resolver(match_threshold=score + 0.5)
+        lenient = Resolver(match_threshold=score - 0.5)
+        decisions = [[r.resolve(p) for p in pair][1] for r in (strict, lenient)]
+        assert decisions[0].action == "review" and decisions[1].action == "match"
+
+    def test_a_threshold_below_the_review_band_is_refused(self):
+        with pytest.raises(ValueError, match="below the review band"):
+            Resolver(match_threshold=5)

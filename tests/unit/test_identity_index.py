@@ -13,6 +13,7 @@ from schemas.examples import ADDRESS, CHILD_SIAN, example
 from sinks.models import AuditRecord, DeliveryRecord, IdentityChange, IdentityRecord
 from streams.figures import collect, prometheus_text
 from streams.identity.index import IdentityIndex, IdentityRefused
+from streams.identity.resolver import MATCH_THRESHOLD, REVIEW_THRESHOLD
 from tests.unit.helpers import deliveries, run
 
 FFION = {"source_person_id": "NICHE-P-7001", "given_names": "Ffion", "family_name": "Cadwaladr", "date_of_birth": "2015-03-04",
@@ -111,7 +112,7 @@ class TestReviewQueue:
         first, second = uncertain_pair(engine, policy, sinks, settings)
         with Session(engine) as session:
             reviews = IdentityIndex(policy).reviews(session)
-        assert len(reviews) == 1 and 9 <= reviews[0].score < 15
+        assert len(reviews) == 1 and REVIEW_THRESHOLD <= reviews[0].score < MATCH_THRESHOLD
         assert masters(engine, first["event_id"]) != masters(engine, second["event_id"])
         figures = collect(engine)["identity"]  # the dashboard and /metrics show the queue
         assert (figures["review_open"], figures["master_persons"], figures["records"]) == (1, 2, 2)
