@@ -10,7 +10,7 @@ with 1, 2 and 3 workers; (c) the same on a throw-away PostgreSQL 15 server (``--
 it publishes ``--events`` distinct PPNs (distinct children) at once and times until every one is
 routed and delivered, then publishes ``--latency-events`` paced at ``--rate``/s and reports publish ->
 children's-services delivery p50/p95/p99, worker CPU seconds and peak resident memory.
-``--backfill N`` also times N events published before the workers start (a backfill).
+``--backfill N`` also times a backlog of N events published at once to a fresh instance (a backfill).
 Figures depend on the machine; the README records those measured here.
 """
 
@@ -199,10 +199,9 @@ def measure(label: str, workers: int, database: str | None, events: int, rate: f
 
 
 def backfill(count: int, database: str | None) -> tuple[int, float]:
-    """``count`` events already on the topic when a worker starts: seconds until all are delivered."""
+    """``count`` events published at once to a fresh instance: seconds until all are delivered."""
     running = Running(1, database)
     try:
-        # Workers are already running; the backfill is the whole backlog published at once, in chunks.
         start = time.monotonic()
         for offset in range(0, count, 20_000):
             running.publish(make_events(min(20_000, count - offset), f"fill{offset}"))
