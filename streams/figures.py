@@ -54,6 +54,9 @@ def collect(engine: Engine, lag: dict[str, int] | None = None) -> dict:
         persons, with_language = session.exec(select(func.sum(IntakeEvent.persons), func.sum(IntakeEvent.persons_with_language))).one()
         reviews = dict(session.exec(select(IdentityReview.status, func.count()).group_by(IdentityReview.status)).all())
         changes = dict(session.exec(select(IdentityChange.kind, func.count()).group_by(IdentityChange.kind)).all())
+        waiting = session.exec(select(IdentityReview.review_id, IdentityReview.score, IdentityReview.person_id,
+                                      IdentityReview.candidate_person_id).where(IdentityReview.status == "open")
+                               .order_by(IdentityReview.created_at).limit(10)).all()  # type: ignore[arg-type]
         person_records = session.exec(select(func.count()).select_from(IdentityRecord)).one()
         master_persons = session.exec(select(func.count(func.distinct(IdentityRecord.person_id)))).one()
         reports = session.exec(select(DeliveryRecord.content_json).where(
@@ -86,7 +89,9 @@ def collect(engine: Engine, lag: dict[str, int] | None = None) -> dict:
                      "master_persons": master_persons - changes.get("merge", 0) + changes.get("unmerge", 0),
                      "review_open": reviews.get("open", 0), "review_confirmed": reviews.get("confirmed", 0),
                      "review_rejected": reviews.get("rejected", 0), "merges": changes.get("merge", 0),
-                     "unmerges": changes.get("unmerge", 0)},
+                     "unmerges": changes.get("unmerge", 0),
+                     # The oldest ten waiting, by identifiers: decided with `safeguard identity review`.
+                     "waiting": [{"review_id": r, "score": s, "person_id": p, "candidate_person_id": c} for r, s, p, c in waiting]},
         "quality": {"ppns_with_voice_of_child": _share(voice_yes, voice_total),
                     "persons_with_language_preference": _share(with_language, persons)},
     }

@@ -116,6 +116,7 @@ class TestReviewQueue:
         assert masters(engine, first["event_id"]) != masters(engine, second["event_id"])
         figures = collect(engine)["identity"]  # the dashboard and /metrics show the queue
         assert (figures["review_open"], figures["master_persons"], figures["records"]) == (1, 2, 2)
+        assert [w["review_id"] for w in figures["waiting"]] == [reviews[0].review_id]
         assert "safeguard_identity_review_queue 1" in prometheus_text(collect(engine))
 
     def test_confirm_merges_and_every_delivery_follows_then_unmerge_restores(self, engine, policy, sinks, settings):
