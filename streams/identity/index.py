@@ -146,13 +146,7 @@ class IdentityIndex:
         """Where a person's records are now: a person merged later in the same batch lives on in its survivor."""
         if person_id is None or self.resolver is None:
             return person_id
-        seen = {person_id}
-        while person_id in self.resolver.absorbed_into and person_id not in self.resolver.members:
-            person_id = self.resolver.absorbed_into[person_id]
-            if person_id in seen:
-                break
-            seen.add(person_id)
-        return person_id
+        return self.resolver.survivor_of(person_id)
 
     # -- operators -------------------------------------------------------------------------------
     def reviews(self, session: Session, status: str | None = "open") -> list[IdentityReview]:
@@ -308,16 +302,11 @@ class IdentityIndex:
 
     @staticmethod
     def _current(resolver: Resolver, person_id: str) -> str:
-        """Where a person's records are now (a person absorbed by a merge lives on in its survivor)."""
-        seen = {person_id}
-        while person_id not in resolver.members and person_id in resolver.absorbed_into:
-            person_id = resolver.absorbed_into[person_id]
-            if person_id in seen:
-                break
-            seen.add(person_id)
-        if person_id not in resolver.members:
+        """The person's survivor, refused when there is no such person."""
+        survivor = resolver.survivor_of(person_id)
+        if survivor not in resolver.members:
             raise IdentityRefused(f"person {person_id}: no such person")
-        return person_id
+        return survivor
 
 
 def _audit(session: Session, action: str, actor: str, now: datetime, person_id: str, detail: dict) -> None:

@@ -185,6 +185,16 @@ class Resolver:
                 self.nhs_person[nhs] = person
         return record_ids
 
+    def survivor_of(self, person_id: str) -> str:
+        """Where a person's records are now: a person absorbed by a merge lives on in its survivor."""
+        seen = {person_id}
+        while person_id not in self.members and person_id in self.absorbed_into:
+            person_id = self.absorbed_into[person_id]
+            if person_id in seen:
+                break
+            seen.add(person_id)
+        return person_id
+
     def keep_apart(self, person_a: str, person_b: str) -> None:
         """An operator said these are two people: never merged automatically."""
         self.apart.add(frozenset((person_a, person_b)))
