@@ -317,7 +317,7 @@ def _audit(session: Session, action: str, actor: str, now: datetime, person_id: 
 
 
 def _stored(record: Record) -> dict:
-    values = {name: getattr(record, name) or ("" if name not in ("nhs_number",) else None) for name in RECORD_FIELDS}
+    values = {name: getattr(record, name) for name in RECORD_FIELDS}  # text fields are "" when unknown
     values["date_of_birth"] = record.date_of_birth.isoformat() if record.date_of_birth else None
     values["record_key"], values["source"] = record.record_id, record.source[:40]
     return values
