@@ -1,22 +1,29 @@
 """The SQL store: engine creation and the idempotent insert every writer uses.
 
 Inputs: a SQLAlchemy URL (SQLite file by default, PostgreSQL in production). Outputs: an
-engine whose schema is migrated to the newest Alembic revision (``sinks/migrations``), and
-``insert_ignoring_duplicates``. Guarantee: a row whose key
-already exists is left as it was, so redelivered work never writes twice.
+engine whose schema is migrated to the newest Alembic revision (``sinks/migrations``),
+``insert_ignoring_duplicates``, and ``stage_insert``, its deferred form for the router's many
+one-row writes. Guarantees: a row whose key already exists is left as it was, so redelivered work
+never writes twice; a staged row is written before anything in its session reads or writes its
+table (any ORM statement or get, ``insert_ignoring_duplicates``) and before the session commits,
+so deferring it changes the number of statements, never what a reader sees or what is committed.
 """
 
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import ORMExecuteState, SessionTransaction
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, SQLModel, create_engine
 
 from sinks import models  # noqa: F401  (registers the tables)
@@ -80,6 +87,7 @@ def _sqlite_pragmas(connection, _record) -> None:  # type: ignore[no-untyped-def
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA cache_size=-65536")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -88,16 +96,84 @@ def insert_ignoring_duplicates(session: Session, model: type[SQLModel], rows: Se
     """Insert ``rows``; rows whose ``key`` columns already exist are skipped. Returns rows inserted."""
     if not rows:
         return 0
+    flush_staged(session, [model])  # rows staged earlier go first, as if they had been written then
+    return len(_insert(session, model, rows, list(key)))
+
+
+def _insert(session: Session, model: type[SQLModel], rows: Sequence[dict], key: list[str]) -> list[tuple]:
+    """The keys of the rows actually inserted."""
     table = model.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    key = list(key)
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     # RETURNING lists only the rows actually inserted (rowcount is unreliable for multi-row
     # inserts on some drivers), so the count is exact on SQLite and PostgreSQL alike.
     # Rows go as parameters (not inlined VALUES) so the compiled statement is cached and reused.
-    statement = module.insert(table).on_conflict_do_nothing(index_elements=key).returning(table.c[key[0]])
+    statement = module.insert(table).on_conflict_do_nothing(index_elements=key).returning(*(table.c[k] for k in key))
     # Straight to the connection: the ORM's bulk machinery costs more than the insert itself.
     # Objects added to the session go first, so the store sees writes in the order they were made.
     if session.new or session.dirty or session.deleted:
         session.flush()
-    return len(session.connection().execute(statement, list(rows)).all())
+    return [tuple(row) for row in session.connection().execute(statement, list(rows)).all()]
+
+
+# -- staged inserts ------------------------------------------------------------------------------
+
+STAGED = "safeguard.staged_inserts"
+OnConflict = Callable[[Session, dict[str, Any]], None]
+
+
+@dataclass
+class _Staged:
+    key: list[str]
+    on_conflict: OnConflict | None
+    rows: dict[tuple, dict[str, Any]] = field(default_factory=dict)
+
+
+def stage_insert(session: Session, model: type[SQLModel], row: dict[str, Any], key: Iterable[str],
+                 on_conflict: OnConflict | None = None) -> bool:
+    """Insert ``row`` unless its key exists, deferred (see the module docstring) so that a batch's
+    one-row writes to a table become one statement. ``on_conflict(session, row)`` runs, at the
+    write, for a row whose key was already in the table. Returns False when a row with this key is
+    staged already (the first one stays, as with ``insert_ignoring_duplicates``)."""
+    staged: dict[type[SQLModel], _Staged] | None = session.info.get(STAGED)
+    if staged is None:
+        session.connection()  # begins the transaction whose end (commit, rollback, close) the rows share
+        staged = session.info[STAGED] = {}
+    entry = staged.get(model)
+    if entry is None:
+        entry = staged[model] = _Staged(list(key), on_conflict)
+    row_key = tuple(row[column] for column in entry.key)
+    if row_key in entry.rows:
+        return False
+    entry.rows[row_key] = row
+    return True
+
+
+def flush_staged(session: Session, models: Iterable[type] | None = None) -> None:
+    """Write the staged rows of ``models`` (all when None) now."""
+    staged: dict[type[SQLModel], _Staged] | None = session.info.get(STAGED)
+    if not staged:
+        return
+    for model in list(staged) if models is None else [m for m in models if m in staged]:
+        entry = staged.pop(model)  # first: the conflict handlers below may read the table again
+        inserted = set(_insert(session, model, list(entry.rows.values()), entry.key))
+        if entry.on_conflict is not None:
+            for row_key, row in entry.rows.items():
+                if row_key not in inserted:
+                    entry.on_conflict(session, row)
+
+
+@event.listens_for(OrmSession, "do_orm_execute")
+def _write_staged_before_statement(state: ORMExecuteState) -> None:
+    if state.session.info.get(STAGED):
+        flush_staged(state.session, [mapper.class_ for mapper in state.all_mappers])  # type: ignore[arg-type]
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _write_staged_before_commit(session: OrmSession) -> None:
+    flush_staged(session)  # type: ignore[arg-type]
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _forget_staged_when_the_transaction_ends(session: OrmSession, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # rolled back or closed (a commit wrote them already)
+        session.info.pop(STAGED, None)

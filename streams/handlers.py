@@ -207,7 +207,8 @@ def _route(engine: Engine, policy: Policy, settings: Settings, sinks: dict[str, 
             result.delivered[sink_name] += sinks[sink_name].write(session, batch, actor="safeguard.router")
         if done:
             session.exec(update(IntakeEvent).where(IntakeEvent.event_id.in_(done))  # type: ignore[attr-defined, call-overload]
-                         .values(status=INTAKE_PROCESSED, processed_at=now))
+                         .values(status=INTAKE_PROCESSED, processed_at=now)
+                         .execution_options(synchronize_session=False))  # rows loaded here are not read again
         park(session, policy, sinks["alerts"], result.parked, now)
         session.commit()
     result.processed = len(done)

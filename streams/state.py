@@ -29,7 +29,7 @@ from schemas.events import (
     UnscheduledCareAttended,
 )
 from sinks.models import CareAccess, ReferralRecord, RegisterFlag, School, SchoolRollEntry
-from sinks.store import insert_ignoring_duplicates
+from sinks.store import insert_ignoring_duplicates, stage_insert
 from streams.keys import person_key
 from streams.settings import Settings
 
@@ -143,11 +143,11 @@ class StoreContext:
             self._record_access(event)
         elif isinstance(event, (PpnSubmitted, DomesticAbuseReported)):
             reference = event.ppn_reference if isinstance(event, PpnSubmitted) else event.incident_reference
-            insert_ignoring_duplicates(self.session, ReferralRecord, [{
+            stage_insert(self.session, ReferralRecord, {
                 "referral_reference": reference, "referrer_agency": event.source.agency.value,
                 "referrer_code": event.source.organisation_code, "source_event_id": str(event.event_id),
                 "referred_at": event.occurred_at,
-            }], ["referral_reference"])
+            }, ["referral_reference"])
 
     def _apply_register(self, event: CprRegistered | CprDeregistered) -> bool:
         key = person_key(event.child, event.local_authority.code)

@@ -33,7 +33,7 @@ from schemas.events import (
     ReturnInterviewCompleted,
 )
 from sinks.models import ChildIncident, Deadline, MissingEpisode, RegisterFlag
-from sinks.store import insert_ignoring_duplicates
+from sinks.store import insert_ignoring_duplicates, stage_insert
 from streams.keys import person_key
 from streams.policy import PlannedDelivery, Policy, RoutingContext
 from streams.state import UNBORN_FLAG_GRACE
@@ -152,10 +152,10 @@ class Watch:
         la = context.area_recipient("local_authority")
         for child in children:
             key = self._key(child, event)
-            insert_ignoring_duplicates(session, ChildIncident, [{
+            stage_insert(session, ChildIncident, {
                 "incident_key": f"{event.event_id}|{key}", "child_key": key, "source_event_id": str(event.event_id),
                 "kind": "ppn", "category": event.category.value, "grade": event.risk_level.value,
-                "reference": event.ppn_reference, "occurred_at": event.occurred_at}], ["incident_key"])
+                "reference": event.ppn_reference, "occurred_at": event.occurred_at}, ["incident_key"])
             if event.risk_level.value == "standard":
                 out += self._repeat_standard_ppn(session, event, key, la)
             if event.category.value == "missing_child":
@@ -281,19 +281,11 @@ class Watch:
     def _open(self, session: Session, rule: str, reference: str, subject: str | None, due: datetime, recipients: list[str],
               evidence: dict, status: str = OPEN) -> None:
         """Open a deadline unless one exists (an awaited event that came first leaves it met)."""
-        inserted = insert_ignoring_duplicates(session, Deadline, [{
+        stage_insert(session, Deadline, {
             "deadline_id": f"{rule}|{reference}", "rule": rule, "subject_key": subject, "reference": reference,
             "due_at": due, "opened_at": datetime.now(timezone.utc), "status": status,
             "recipients_json": json.dumps(recipients), "evidence_json": json.dumps(evidence, sort_keys=True),
-            "met_at": None, "breached_at": None}], ["deadline_id"])
-        if inserted:
-            return
-        existing = session.get(Deadline, f"{rule}|{reference}")
-        if existing is not None and existing.status == MET and existing.recipients_json == "[]":
-            # Met before it was opened: keep it met, but record what it was.
-            existing.subject_key, existing.due_at = subject, due
-            existing.recipients_json, existing.evidence_json = json.dumps(recipients), json.dumps(evidence, sort_keys=True)
-            session.add(existing)
+            "met_at": None, "breached_at": None}, ["deadline_id"], on_conflict=_opened_after_met)
 
     def _meet(self, session: Session, rule: str, reference: str, at: datetime, by_event: str) -> list[PlannedDelivery]:
         deadline = session.get(Deadline, f"{rule}|{reference}")
@@ -350,3 +342,13 @@ class Watch:
             "alert": title, "watch_rule": rule, "status": status, "subject_key": subject, "master_person_id": None,
             "reference": reference, "due_at": due.isoformat() if due else None, "evidence": evidence,
             "event_type": f"watch.{rule}"}, recipient=recipient, subject_key=subject)
+
+
+def _opened_after_met(session: Session, row: dict[str, Any]) -> None:
+    """A deadline opened when it exists already: if it was met before it was opened (the awaited
+    event came first), keep it met, but record what it was."""
+    existing = session.get(Deadline, row["deadline_id"])
+    if existing is not None and existing.status == MET and existing.recipients_json == "[]":
+        existing.subject_key, existing.due_at = row["subject_key"], row["due_at"]
+        existing.recipients_json, existing.evidence_json = row["recipients_json"], row["evidence_json"]
+        session.add(existing)

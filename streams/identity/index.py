@@ -27,9 +27,10 @@ import structlog
 from sqlalchemy import and_, or_, update
 from sqlmodel import Session, select
 
+from schemas.events import RegisterEntry
 from schemas.person import PersonRef
 from sinks.models import AuditRecord, DeliveryRecord, IdentityChange, IdentityRecord, IdentityReview, IdentitySequence
-from sinks.store import insert_ignoring_duplicates
+from sinks.store import insert_ignoring_duplicates, stage_insert
 from streams.identity.resolver import MATCH_THRESHOLD, Decision, Record, Resolver
 from streams.keys import children_of, person_key
 from streams.policy import PlannedDelivery, Policy
@@ -58,9 +59,9 @@ def persons_of(event) -> list[PersonRef]:  # type: ignore[no-untyped-def]
     """Every person an event names, in a stable order (the position is part of the record key)."""
     found: list[PersonRef] = []
     for name in ("child", "persons", "children", "adults"):
-        value = getattr(event, name, None)
+        value = event.__dict__.get(name)  # a field, when this type has it (getattr's miss is slow on models)
         for item in value if isinstance(value, list) else [value]:
-            item = getattr(item, "child", item)  # a register entry names its child
+            item = item.child if isinstance(item, RegisterEntry) else item  # a register entry names its child
             if isinstance(item, PersonRef):
                 found.append(item)
     return found
@@ -279,10 +280,10 @@ class IdentityIndex:
     @staticmethod
     def _queue(session: Session, record_key: str, decision: Decision, now: datetime) -> None:
         review_id = hashlib.sha256(record_key.encode()).hexdigest()[:16]
-        insert_ignoring_duplicates(session, IdentityReview, [{
+        stage_insert(session, IdentityReview, {
             "review_id": review_id, "record_key": record_key, "person_id": decision.person_id,
             "candidate_person_id": decision.candidate, "score": round(decision.score, 2), "status": "open",
-            "created_at": now, "decided_at": None, "decided_by": None}], ["review_id"])
+            "created_at": now, "decided_at": None, "decided_by": None}, ["review_id"])
 
     @staticmethod
     def _open_review(session: Session, review_id: str) -> IdentityReview:
