@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timezone
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timezone
+from typing import Any
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, bindparam, update
 from sqlmodel import Session, select
 
 from sinks.models import AuditChainHead, AuditRecord
@@ -25,10 +27,12 @@ HASHED_FIELDS = ("sequence", "audit_id", "recorded_at", "action", "actor", "sink
                  "source_event_id", "subject_key", "master_person_id", "delivery_id", "detail")
 
 
-def record_hash(previous: str, record: AuditRecord) -> str:
-    data = record.model_dump(mode="json", include=set(HASHED_FIELDS))
+def record_hash(previous: str, record: AuditRecord | Mapping[str, Any]) -> str:
+    """The hash chaining ``record`` (a row or its column values) to the hash before it."""
+    values = record if isinstance(record, Mapping) else {name: getattr(record, name) for name in HASHED_FIELDS}
+    data = {name: values[name] for name in HASHED_FIELDS}
     # SQLite keeps timestamps without their offset; hash the UTC wall time so both stores agree.
-    recorded = record.recorded_at
+    recorded = values["recorded_at"]
     data["recorded_at"] = (recorded.astimezone(timezone.utc) if recorded.tzinfo else recorded).replace(tzinfo=None).isoformat()
     canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256((previous + canonical).encode()).hexdigest()
@@ -36,6 +40,7 @@ def record_hash(previous: str, record: AuditRecord) -> str:
 
 def seal(engine: Engine) -> int:
     """Chain every unsealed record; returns how many were sealed."""
+    table = AuditRecord.__table__  # type: ignore[attr-defined]
     with Session(engine) as session:
         # Taking the head row's write lock first serialises sealers across processes (SQLite and PostgreSQL).
         locked = session.exec(update(AuditChainHead).where(AuditChainHead.id == 1).values(id=1))  # type: ignore[call-overload]
@@ -43,18 +48,23 @@ def seal(engine: Engine) -> int:
             session.add(AuditChainHead(id=1, last_sequence=0, last_hash=GENESIS))
             session.flush()
         head = session.get(AuditChainHead, 1)
-        pending = session.exec(select(AuditRecord).where(AuditRecord.sequence > head.last_sequence)
-                               .order_by(AuditRecord.sequence).limit(SEAL_BATCH)).all()  # type: ignore[arg-type,operator]
-        previous = head.last_hash
-        for record in pending:
-            record.previous_hash = previous
-            record.record_hash = previous = record_hash(previous, record)
-            session.add(record)
-        if pending:
-            head.last_sequence, head.last_hash = pending[-1].sequence, previous
+        # Plain rows and one executemany: sealing runs beside routing and must cost little per record.
+        connection = session.connection()
+        pending = connection.execute(select(*(table.c[name] for name in HASHED_FIELDS))
+                                     .where(table.c.sequence > head.last_sequence)
+                                     .order_by(table.c.sequence).limit(SEAL_BATCH)).mappings().all()
+        previous, seals = head.last_hash, []
+        for row in pending:
+            current = record_hash(previous, row)
+            seals.append({"sealed_sequence": row["sequence"], "previous": previous, "current": current})
+            previous = current
+        if seals:
+            connection.execute(update(table).where(table.c.sequence == bindparam("sealed_sequence"))
+                               .values(previous_hash=bindparam("previous"), record_hash=bindparam("current")), seals)
+            head.last_sequence, head.last_hash = seals[-1]["sealed_sequence"], previous
             session.add(head)
         session.commit()
-        return len(pending)
+        return len(seals)
 
 
 @dataclass
