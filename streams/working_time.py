@@ -25,6 +25,7 @@ def _bank_holidays(year: int) -> holidays.HolidayBase:
     return holidays.country_holidays("GB", subdiv="WLS", years=year)
 
 
+@lru_cache(maxsize=8192)  # every deadline walks the days ahead of it: a few years of days, cached
 def is_working_day(day: date) -> bool:
     return day.weekday() < 5 and day not in _bank_holidays(day.year)
 
