@@ -203,7 +203,8 @@ def _route(engine: Engine, policy: Policy, settings: Settings, sinks: dict[str, 
                      deliveries=len(planned), rules=sorted({d.rule for d in planned}))
         identity.finish(session)
         for sink_name, batch in pending.items():
-            batch = [replace(d, master_person_id=identity.current(d.master_person_id)) for d in batch]
+            batch = [d if (current := identity.current(d.master_person_id)) == d.master_person_id
+                     else replace(d, master_person_id=current) for d in batch]  # merged later in this batch
             result.delivered[sink_name] += sinks[sink_name].write(session, batch, actor="safeguard.router")
         if done:
             session.exec(update(IntakeEvent).where(IntakeEvent.event_id.in_(done))  # type: ignore[attr-defined, call-overload]

@@ -75,6 +75,7 @@ def _groups() -> dict[str, int]:
     return index
 
 
+@lru_cache(maxsize=1 << 16)  # names repeat (Jones, Megan): fold each spelling once
 def fold(text: str | None) -> str:
     """Lower case, no diacritics (Siân -> sian), letters and single spaces only."""
     if not text:
@@ -98,13 +99,14 @@ def same_name_group(a: str, b: str) -> bool:
     return group is not None and group == name_group(b)
 
 
-def surname_parts(text: str | None) -> set[str]:
+@lru_cache(maxsize=1 << 16)
+def surname_parts(text: str | None) -> frozenset[str]:
     """Parts of a family name: 'Parry-Jones' -> {parry, jones, parryjones}; 'ap Dafydd' -> {dafydd, apdafydd}."""
     folded = fold(text)
     parts = {p for p in folded.split() if p not in ("ap", "ab", "ferch", "verch")}
     if folded:
         parts.add(folded.replace(" ", ""))
-    return parts
+    return frozenset(parts)
 
 
 def typing_slip(a: str, b: str) -> bool:
@@ -155,6 +157,7 @@ def phonetic(name: str) -> str:
     return jellyfish.nysiis(name.replace(" ", ""))[:6]
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y%m%d", "%d %B %Y", "%d %b %Y", "%Y/%m/%d", "%d/%m/%y")
 
 
@@ -163,6 +166,11 @@ def parse_date(text: str | None) -> date | None:
     if not text:
         return None
     cleaned = " ".join(text.strip().split())
+    if _ISO_DATE.fullmatch(cleaned):  # the form events carry: no need for strptime's slow search
+        try:
+            return date.fromisoformat(cleaned)
+        except ValueError:
+            return None
     for fmt in _DATE_FORMATS:
         try:
             parsed = datetime.strptime(cleaned, fmt).date()
