@@ -158,6 +158,11 @@ def _route(engine: Engine, policy: Policy, settings: Settings, sinks: dict[str, 
     result = RouteResult()
     now = datetime.now(timezone.utc)
     with Session(engine) as session:
+        # First, before any read: routing units of work run one at a time across workers, so each
+        # sees everything committed before it and nothing commits meanwhile. Events about one
+        # matter can sit on different partitions (a PPN keyed by its child, an outcome naming no child
+        # by its organisation), and the person index spans them all.
+        identity.begin(session)
         context = StoreContext(session, settings)
         pending: dict[str, list[PlannedDelivery]] = defaultdict(list)
         done: list[str] = []

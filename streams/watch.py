@@ -288,7 +288,8 @@ class Watch:
             "met_at": None, "breached_at": None}, ["deadline_id"], on_conflict=_opened_after_met)
 
     def _meet(self, session: Session, rule: str, reference: str, at: datetime, by_event: str) -> list[PlannedDelivery]:
-        deadline = session.get(Deadline, f"{rule}|{reference}")
+        # Locked (PostgreSQL): the deadline timer's breach waits, so a deadline is met or breached, never both.
+        deadline = session.get(Deadline, f"{rule}|{reference}", with_for_update=True)
         if deadline is None:
             insert_ignoring_duplicates(session, Deadline, [{
                 "deadline_id": f"{rule}|{reference}", "rule": rule, "subject_key": None, "reference": reference,

@@ -101,8 +101,7 @@ class IdentityIndex:
         people = persons_of(event)
         if not people:
             return Resolution({}, [])
-        if self._batch_seq is None:
-            _, self._batch_seq = self._lock_and_sync(session)
+        self.begin(session)
         resolver = self.resolver
         assert resolver is not None
         now = datetime.now(timezone.utc)
@@ -133,6 +132,12 @@ class IdentityIndex:
                      score=round(decision.score, 1), absorbed=list(decision.absorbed))
         children = children_of(event)  # a delivery about the whole event names its child when it has one
         return Resolution(masters, notices, person_key(children[0], organisation) if len(children) == 1 else None)
+
+    def begin(self, session: Session) -> None:
+        """Take the lock and replay the log now, before the unit of work reads anything (the router
+        does, so that its whole unit of work is serialised with every other worker's)."""
+        if self._batch_seq is None:
+            _, self._batch_seq = self._lock_and_sync(session)
 
     def finish(self, session: Session) -> None:
         """Write the records this unit of work resolved and advance the log (before the commit)."""
