@@ -157,6 +157,12 @@ def _route(engine: Engine, policy: Policy, settings: Settings, sinks: dict[str, 
            identity: IdentityIndex) -> RouteResult:
     result = RouteResult()
     now = datetime.now(timezone.utc)
+    parsed = []  # before the lock below: parsing needs no store, so other workers need not wait for it
+    for raw, origin in messages:
+        try:
+            parsed.append((parse_event(raw or b""), raw, origin))
+        except ValidationError as exc:
+            result.parked.append(DeadLetter(raw or b"", origin, f"accepted event no longer validates: {exc.errors()[0]['msg']}"))
     with Session(engine) as session:
         # First, before any read: routing units of work run one at a time across workers, so each
         # sees everything committed before it and nothing commits meanwhile. Events about one
@@ -166,12 +172,6 @@ def _route(engine: Engine, policy: Policy, settings: Settings, sinks: dict[str, 
         context = StoreContext(session, settings)
         pending: dict[str, list[PlannedDelivery]] = defaultdict(list)
         done: list[str] = []
-        parsed = []
-        for raw, origin in messages:
-            try:
-                parsed.append((parse_event(raw or b""), raw, origin))
-            except ValidationError as exc:
-                result.parked.append(DeadLetter(raw or b"", origin, f"accepted event no longer validates: {exc.errors()[0]['msg']}"))
         already = set(session.exec(select(IntakeEvent.event_id).where(
             IntakeEvent.event_id.in_([str(event.event_id) for event, _, _ in parsed]),  # type: ignore[attr-defined]
             IntakeEvent.status == INTAKE_PROCESSED))) if parsed else set()
