@@ -106,8 +106,10 @@ def describe_topics(connection: KafkaConnection, topology: Topology) -> list[dic
     return rows
 
 
-def consumer_lag(connection: KafkaConnection, group: str, topics: list[str]) -> dict[tuple[str, int], int]:
-    """Messages not yet committed by ``group``, per (topic, partition), against the true log end."""
+def consumer_lag(connection: KafkaConnection, group: str, topics: list[str],
+                 budget_seconds: float | None = None) -> dict[tuple[str, int], int]:
+    """Messages not yet committed by ``group``, per (topic, partition), against the true log end
+    (found within ``budget_seconds`` of reading forward when given: see ``log_end_offsets``)."""
     admin = admin_client(connection)
     try:
         committed = admin.list_group_offsets(group).get(group, {})
@@ -115,7 +117,7 @@ def consumer_lag(connection: KafkaConnection, group: str, topics: list[str]) -> 
     finally:
         admin.close()
     partitions = [TopicPartition(t["name"], p["partition_index"]) for t in described for p in t["partitions"]]
-    ends = log_end_offsets(connection, partitions) if partitions else {}
+    ends = log_end_offsets(connection, partitions, budget_seconds) if partitions else {}
     lag = {}
     for tp in partitions:
         done = committed.get(tp)

@@ -37,6 +37,7 @@ from streams.worker import broker_address
 
 log = structlog.get_logger("safeguard.up")
 WORKER_RESTART_DELAY_SECONDS = 2.0
+LAG_GAUGE_BUDGET_SECONDS = 1.0  # reading forward past ListOffsets for the gauge (streams/broker_quirks.py)
 
 
 def replay_unprocessed(engine, topology: Topology, connection: KafkaConnection) -> int:  # type: ignore[no-untyped-def]
@@ -150,7 +151,8 @@ class Supervisor:
         topics = [spec.name for spec in self.topology.all_specs]
         while not self.stopping.is_set():
             try:
-                lag = await asyncio.to_thread(admin.consumer_lag, self.connection, self.settings.app_id, topics)
+                lag = await asyncio.to_thread(admin.consumer_lag, self.connection, self.settings.app_id, topics,
+                                              LAG_GAUGE_BUDGET_SECONDS)
                 self.lag = {f"{topic}:{partition}": value for (topic, partition), value in sorted(lag.items())}
             except Exception as exc:  # noqa: BLE001 - a missed reading is shown as stale, never fatal
                 log.warning("lag.unavailable", error=type(exc).__name__)
