@@ -72,3 +72,11 @@ class TestCompose:
         assert names and names <= fields, names - fields
         ignored = (ROOT / ".gitignore").read_text().splitlines()
         assert ".env" in ignored
+
+
+def test_kafka_python_checksums_records_in_c():
+    """Without the crc32c package kafka-python falls back to a pure-Python CRC-32C: about 0.4 ms per
+    1.5 KB event for every publish, dead-letter listing and lag reading."""
+    from kafka.record import util
+
+    assert util.crc32c_c is not None and util._crc32c is util.crc32c_c, "pip install crc32c (pinned in pyproject.toml)"
