@@ -172,9 +172,11 @@ def _route(engine: Engine, policy: Policy, settings: Settings, sinks: dict[str, 
         context = StoreContext(session, settings)
         pending: dict[str, list[PlannedDelivery]] = defaultdict(list)
         done: list[str] = []
-        already = set(session.exec(select(IntakeEvent.event_id).where(
-            IntakeEvent.event_id.in_([str(event.event_id) for event, _, _ in parsed]),  # type: ignore[attr-defined]
-            IntakeEvent.status == INTAKE_PROCESSED))) if parsed else set()
+        # By key only, status checked here: with a status condition SQLite's planner walks the status
+        # index, i.e. every processed event ever (0.5 s per batch at 450,000 events, and growing).
+        already = {row.event_id for row in session.exec(select(IntakeEvent.event_id, IntakeEvent.status).where(
+            IntakeEvent.event_id.in_([str(event.event_id) for event, _, _ in parsed])))  # type: ignore[attr-defined]
+            if row.status == INTAKE_PROCESSED} if parsed else set()
         answered_early = watch.referrals_answered_early(session, [event for event, _, _ in parsed])
         for event, raw, origin in parsed:
             event_id = str(event.event_id)

@@ -254,9 +254,9 @@ class Watch:
         wanted = [f"referral_outcome|{e.ppn_reference}" for e in events if isinstance(e, PpnSubmitted)]
         if not wanted:
             return set()
-        rows = session.exec(select(Deadline.reference).where(  # type: ignore[call-overload]
-            Deadline.deadline_id.in_(wanted), Deadline.status == MET, Deadline.recipients_json == "[]"))  # type: ignore[attr-defined]
-        return set(rows)
+        rows = session.exec(select(Deadline.reference, Deadline.status, Deadline.recipients_json)  # type: ignore[call-overload]
+                            .where(Deadline.deadline_id.in_(wanted)))  # by key only: see handlers' processed check
+        return {row.reference for row in rows if row.status == MET and row.recipients_json == "[]"}
 
     def outcomes_received_before(self, session: Session, event: Envelope) -> list[str]:
         """Ids of referral outcomes that arrived before this referral (so its referrer was not told yet)."""
