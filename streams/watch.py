@@ -211,9 +211,10 @@ class Watch:
 
     def _link_missing_by_child(self, session: Session, key: str, event: PpnSubmitted) -> list[PlannedDelivery]:
         out: list[PlannedDelivery] = []
-        for deadline in session.exec(select(Deadline).where(
-                Deadline.rule == "missing_without_ppn", Deadline.subject_key == key,
-                Deadline.status.in_([OPEN, BREACHED]))).all():  # type: ignore[attr-defined]
+        # By the child only (a few rows): with the rule too, SQLite's planner walks every missing-child deadline.
+        for deadline in session.exec(select(Deadline).where(Deadline.subject_key == key)).all():
+            if deadline.rule != "missing_without_ppn" or deadline.status not in (OPEN, BREACHED):
+                continue
             out += self._meet(session, "missing_without_ppn", deadline.reference, event.recorded_at, str(event.event_id))
         return out
 
