@@ -1,7 +1,7 @@
 """Pipeline benchmark on the embedded broker, against a raw aiokafka passthrough of the same events.
 
 Run: ``.venv/bin/python -m benchmarks.pipeline [--events 3000] [--rate 1000] [--latency-events 3000]
-[--workers 1,2,3] [--postgres] [--backfill 0]``
+[--workers 1,2,3] [--postgres] [--backfill 0] [--backfill-workers 1]``
 
 In one run: (a) a raw aiokafka consume -> produce passthrough of the same PPN bytes (6 partitions,
 acks=all, batches of up to 500) on an embedded Tansu broker: the ceiling; (b) the full pipeline
@@ -203,9 +203,9 @@ def measure(label: str, workers: int, database: str | None, events: int, rate: f
         running.stop()
 
 
-def backfill(count: int, database: str | None) -> tuple[int, float]:
+def backfill(count: int, database: str | None, workers: int = 1) -> tuple[int, float]:
     """``count`` events published at once to a fresh instance: seconds until all are delivered."""
-    running = Running(1, database)
+    running = Running(workers, database)
     try:
         start = time.monotonic()
         for offset in range(0, count, 20_000):
@@ -238,6 +238,7 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,3", help="worker counts to measure, e.g. 1,2,3 (0: none, e.g. a backfill alone)")
     parser.add_argument("--postgres", action="store_true", help="also on a throw-away PostgreSQL 15 server")
     parser.add_argument("--backfill", type=int, default=0, help="also time a backlog of this many events")
+    parser.add_argument("--backfill-workers", type=int, default=1, help="workers for the backfill")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",") if int(n) > 0]
 
@@ -265,8 +266,9 @@ def main() -> None:
                 print(f"{figures.label:<34}{figures.throughput:>9,.0f}{figures.throughput / raw:>8.2f}{figures.p50:>8,.0f}"
                       f"{figures.p95:>8,.0f}{figures.p99:>8,.0f}{figures.cpu:>7,.0f}{figures.peak_mib:>9,}", flush=True)
         if args.backfill:
-            count, seconds = backfill(args.backfill, None)
-            print(f"backfill: {count:,} PPNs on SQLite with 1 worker delivered in {seconds:,.0f} s ({count / seconds:,.0f}/s)")
+            count, seconds = backfill(args.backfill, None, args.backfill_workers)
+            print(f"backfill: {count:,} PPNs on SQLite with {args.backfill_workers} worker(s) delivered in {seconds:,.0f} s"
+                  f" ({count / seconds:,.0f}/s)")
     finally:
         if server is not None:
             server.stop()
