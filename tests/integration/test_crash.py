@@ -181,7 +181,15 @@ def test_a_database_outage_stalls_then_recovers_without_loss(tmp_path, policy, s
         try:
             publisher = SteadyPublisher(running.runtime["broker"], events, rate=20)
             publisher.start()
-            time.sleep(3)
+            engine = create_engine(url)
+
+            def processed() -> int:
+                with engine.connect() as conn:
+                    return conn.execute(text("select count(*) from intake_event where status = 'processed'")).scalar_one()
+
+            # The outage must hit a worker that is routing (on a busy machine it may still be starting).
+            wait_for(lambda: processed() >= 5, timeout=120, interval=0.5, what="the worker routing before the outage")
+            engine.dispose()
             server.stop()
             time.sleep(8)  # events keep arriving on the broker; the workers retry their units of work
             server.resume()
@@ -191,9 +199,7 @@ def test_a_database_outage_stalls_then_recovers_without_loss(tmp_path, policy, s
 
             def settled():
                 try:
-                    with engine.connect() as conn:
-                        return conn.execute(text("select count(*) from intake_event where status = 'processed'"))\
-                            .scalar_one() == len(events)
+                    return processed() == len(events)
                 except Exception:  # noqa: BLE001 - the server is still coming back
                     return False
 
