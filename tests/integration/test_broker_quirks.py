@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -51,6 +52,38 @@ class TestLogEnd:
         # The dashboard's bounded reading (one poll here) lies between the broker's answer and the truth.
         bounded = broker_quirks.log_end_offsets(KafkaConnection(broker.address), partitions, budget_seconds=0)
         assert all(reported[tp] <= bounded[tp] <= true_end[tp] for tp in partitions)
+
+    def test_bounded_reading_returns_while_a_producer_keeps_the_tail_moving(self, broker):
+        """With a budget, the reading stops chasing a tail that never stops growing; without one it
+        would read until the producer paused (the loop ends only on a poll that finds nothing new)."""
+        partitions = make_topic(broker, "quirk-moving-tail", 1)
+        producing = threading.Event()
+        stop = threading.Event()
+
+        def keep_producing() -> None:
+            producer = KafkaProducer(bootstrap_servers=broker.address, **broker_quirks.producer_settings())
+            while not stop.is_set():
+                producer.send("quirk-moving-tail", value=b"x" * 100).get(timeout=30)
+                producing.set()
+                stop.wait(0.02)
+            producer.close()
+
+        readings: list[dict] = []
+        producer_thread = threading.Thread(target=keep_producing)
+        reader = threading.Thread(target=lambda: readings.append(broker_quirks.log_end_offsets(
+            KafkaConnection(broker.address), partitions, budget_seconds=1.0)))
+        producer_thread.start()
+        try:
+            assert producing.wait(30)
+            reader.start()
+            reader.join(timeout=30)
+            still_reading = reader.is_alive()
+        finally:
+            stop.set()
+            producer_thread.join(timeout=30)
+            reader.join(timeout=30)
+        assert not still_reading, "the budgeted reading kept chasing the tail while the producer was busy"
+        assert readings[0][partitions[0]] > 0
 
 
 class TestIdempotentProducers:
