@@ -4,7 +4,8 @@ Run: ``.venv/bin/python -m benchmarks.pipeline [--events 3000] [--rate 1000] [--
 [--workers 1,2,3] [--postgres] [--backfill 0] [--backfill-workers 1]``
 
 In one run: (a) a raw aiokafka consume -> produce passthrough of the same PPN bytes (6 partitions,
-acks=all, batches of up to 500) on an embedded Tansu broker: the ceiling; (b) the full pipeline
+acks=all, batches of up to 500) on an embedded Tansu broker: the ceiling; (a') the same through a
+plain Faust agent (``benchmarks.faust_passthrough``): what the framework alone allows; (b) the full pipeline
 (`safeguard up`: validate, record, resolve persons, route, deliver to SQLite sinks with audit lines)
 with 1, 2 and 3 workers; (c) the same on a throw-away PostgreSQL 15 server (``--postgres``). For each
 it publishes ``--events`` distinct PPNs (distinct children) at once and times until every one is
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from sqlalchemy import create_engine, text
 
@@ -103,6 +104,41 @@ def raw_passthrough(count: int) -> float:
         admin.close()
         values = [(key, raw) for _id, key, raw in make_events(count, "raw")]
         return asyncio.run(_passthrough(broker.address, values))
+
+
+def faust_passthrough(count: int) -> float:
+    """(a') events/s through a plain Faust agent A -> B (``benchmarks.faust_passthrough``), after a warm-up."""
+    with tempfile.TemporaryDirectory(prefix="safeguard-faust-") as directory, EmbeddedBroker(Path(directory)) as broker:
+        admin = KafkaAdminClient(bootstrap_servers=broker.address)
+        admin.create_topics([NewTopic("bench.in", 6, 1), NewTopic("bench.out", 6, 1)])
+        admin.close()
+        worker = subprocess.Popen([sys.executable, "-m", "benchmarks.faust_passthrough", broker.address],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        publisher = KafkaProducer(bootstrap_servers=broker.address, **producer_settings())
+        reader = KafkaConsumer(bootstrap_servers=broker.address, enable_auto_commit=False, check_crcs=False)
+        reader.assign([TopicPartition("bench.out", p) for p in range(6)])
+        try:
+            moved = 0
+
+            def forward(values: list[tuple[bytes, bytes]]) -> float:
+                nonlocal moved
+                start, target = time.monotonic(), moved + len(values)
+                for key, value in values:
+                    publisher.send("bench.in", key=key, value=value)
+                publisher.flush()
+                while moved < target:
+                    if worker.poll() is not None:
+                        raise SystemExit("the Faust passthrough worker exited")
+                    moved += sum(len(records) for records in reader.poll(timeout_ms=200).values())
+                return time.monotonic() - start
+
+            forward([(key, raw) for _id, key, raw in make_events(200, "faust-warm")])
+            return count / forward([(key, raw) for _id, key, raw in make_events(count, "raw")])
+        finally:
+            reader.close()
+            publisher.close()
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=60)
 
 
 # -- (b) and (c) the pipeline --------------------------------------------------------------------
@@ -246,6 +282,9 @@ def main() -> None:
     print(f"pipeline benchmark: embedded Tansu broker, {os.cpu_count()} cores, {args.events:,} PPNs per burst,"
           f" latency at {args.rate:,.0f}/s over {args.latency_events:,} PPNs")
     print(f"(a) raw aiokafka passthrough: {raw:,.0f} events/s", flush=True)
+    plain_faust = faust_passthrough(args.events)
+    print(f"(a') plain Faust agent A -> B, batched like the pipeline's agents: {plain_faust:,.0f} events/s"
+          f" ({plain_faust / raw:.2f} of (a))", flush=True)
     header = f"{'configuration':<34}{'events/s':>9}{'(b)/(a)':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'CPU s':>7}{'peak MiB':>9}"
     print(header)
     rows: list[Figures] = []
