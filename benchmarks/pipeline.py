@@ -181,13 +181,21 @@ class Running:
         with self.engine.connect() as conn:
             return conn.execute(text("select count(*) from intake_event where status = 'processed'")).scalar_one()
 
-    def wait_processed(self, target: int, timeout: float = 7200) -> float:
-        start = time.monotonic()
+    def wait_processed(self, target: int, timeout: float = 7200, report_every: int = 0, since: float | None = None) -> float:
+        """Monotonic time at which ``target`` events were processed; with ``report_every``, prints progress
+        each time that many more were (count, minutes since ``since``, rate over the last stretch)."""
+        start = time.monotonic() if since is None else since
         # Counting a million intake rows every 50 ms would take CPU from the worker being measured.
         interval = 0.05 if target < 20_000 else 2.0
-        while self.processed() < target:
-            if time.monotonic() - start > timeout:
-                raise SystemExit(f"timed out: {self.processed()}/{target} processed")
+        reported, reported_at = 0, start
+        while (done := self.processed()) < target:
+            now = time.monotonic()
+            if now - start > timeout:
+                raise SystemExit(f"timed out: {done}/{target} processed")
+            if report_every and done >= reported + report_every:
+                print(f"  backfill: {done:,} delivered after {(now - start) / 60:.1f} min"
+                      f" ({(done - reported) / (now - reported_at):,.0f} events/s since {reported:,})", flush=True)
+                reported, reported_at = done, now
             time.sleep(interval)
         return time.monotonic()
 
@@ -246,7 +254,7 @@ def backfill(count: int, database: str | None, workers: int = 1) -> tuple[int, f
         start = time.monotonic()
         for offset in range(0, count, 20_000):
             running.publish(make_events(min(20_000, count - offset), f"fill{offset}"))
-        return count, running.wait_processed(count) - start
+        return count, running.wait_processed(count, report_every=100_000 if count >= 200_000 else 0, since=start) - start
     finally:
         running.stop()
 
