@@ -115,7 +115,9 @@ def faust_passthrough(count: int) -> float:
         worker = subprocess.Popen([sys.executable, "-m", "benchmarks.faust_passthrough", broker.address],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         publisher = KafkaProducer(bootstrap_servers=broker.address, **producer_settings())
-        reader = KafkaConsumer(bootstrap_servers=broker.address, enable_auto_commit=False, check_crcs=False)
+        # From the start of the log: counting from "latest" could miss what the worker forwards before the first poll.
+        reader = KafkaConsumer(bootstrap_servers=broker.address, enable_auto_commit=False, check_crcs=False,
+                               auto_offset_reset="earliest")
         reader.assign([TopicPartition("bench.out", p) for p in range(6)])
         try:
             moved = 0
