@@ -3,7 +3,8 @@
 Run by ``benchmarks.pipeline`` as a worker process: ``python -m benchmarks.faust_passthrough BROKER``.
 Consumes ``bench.in`` and forwards every message unchanged to ``bench.out`` in batches, exactly as the
 pipeline's agents do (``take_events`` with the default batch settings, every send acknowledged before
-the next batch), with the pipeline's broker settings, and nothing else: no parsing, no store.
+the next batch), with the pipeline's app and broker settings (``create_app``), and nothing else: no
+parsing, no store.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
-import faust
-
 from streams import broker_quirks
+from streams.app import create_app
 from streams.settings import Settings
 from streams.worker import make_worker
 
@@ -21,11 +21,9 @@ SOURCE, TARGET = "bench.in", "bench.out"
 
 
 def main() -> None:
-    settings = Settings(log_level="WARNING")
+    settings = Settings(log_level="WARNING", app_id="bench-faust-passthrough")
     broker_quirks.shorten_fetch_wait(settings.consumer_fetch_max_wait_ms)
-    app = faust.App("bench-faust-passthrough", broker=f"kafka://{sys.argv[1]}", store="memory://", autodiscover=False,
-                    web_enabled=False, topic_allow_declare=False, topic_disable_leader=True,
-                    consumer_auto_offset_reset="earliest", producer_acks=-1, **broker_quirks.faust_settings(settings))
+    app = create_app(settings, sys.argv[1])
     source = app.topic(SOURCE, value_serializer="raw", key_serializer="raw")
     target = app.topic(TARGET, value_serializer="raw", key_serializer="raw")
 

@@ -40,8 +40,24 @@ class Pipeline:
 
 def create_pipeline(settings: Settings, broker: str) -> Pipeline:
     """A configured app with every agent registered; ``broker`` is ``host:port[,host:port]``."""
+    app = create_app(settings, broker)
+    policy = Policy.load(settings.policy_file)
+    pipeline = Pipeline(app=app, settings=settings, topology=Topology.from_settings(settings),
+                        engine=make_engine(settings.database), policy=policy, sinks=build_sinks(policy),
+                        watch=Watch(WatchRules.load(settings.watch_rules_file), policy),
+                        calendars=Calendars(settings.school_calendars_file), identity=IdentityIndex(policy, settings.identity_match_threshold))
+    from streams.agents import deadlines, intake, router
+
+    intake.register(pipeline)
+    router.register(pipeline)
+    deadlines.register(pipeline)
+    return pipeline
+
+
+def create_app(settings: Settings, broker: str) -> faust.App:
+    """The Faust app with the pipeline's client settings (broker quirks, acks, offsets) and no agents."""
     connection = KafkaConnection.from_settings(settings, broker)
-    app = faust.App(
+    return faust.App(
         settings.app_id,
         broker=connection.faust_broker_urls(),
         broker_credentials=connection.faust_credentials(),
@@ -55,17 +71,6 @@ def create_pipeline(settings: Settings, broker: str) -> Pipeline:
         blocking_timeout=settings.blocking_timeout_seconds,
         **broker_quirks.faust_settings(settings),
     )
-    policy = Policy.load(settings.policy_file)
-    pipeline = Pipeline(app=app, settings=settings, topology=Topology.from_settings(settings),
-                        engine=make_engine(settings.database), policy=policy, sinks=build_sinks(policy),
-                        watch=Watch(WatchRules.load(settings.watch_rules_file), policy),
-                        calendars=Calendars(settings.school_calendars_file), identity=IdentityIndex(policy, settings.identity_match_threshold))
-    from streams.agents import deadlines, intake, router
-
-    intake.register(pipeline)
-    router.register(pipeline)
-    deadlines.register(pipeline)
-    return pipeline
 
 
 EXPECTED_AGENTS = ("safeguard.intake", "safeguard.router")
