@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from streams import broker_quirks
-from streams.app import create_app
+from streams.kafka import broker_quirks
+from streams.runtime.app import create_app
 from streams.settings import Settings
-from streams.worker import make_worker
+from streams.runtime.worker import make_worker
 
 SOURCE, TARGET = "bench.in", "bench.out"
 

@@ -39,9 +39,9 @@ from sqlalchemy import create_engine, text
 from benchmarks.synthetic_people import make_people
 from schemas import parse_event
 from schemas.examples import example
-from streams.broker_quirks import producer_settings
-from streams.embedded_broker import EmbeddedBroker
-from streams.keys import partition_key
+from streams.kafka.broker_quirks import producer_settings
+from streams.kafka.embedded_broker import EmbeddedBroker
+from streams.identity.keys import partition_key
 
 def make_events(count: int, tag: str) -> list[tuple[str, bytes, bytes]]:
     """PPNs about ``count`` distinct synthetic children (``benchmarks.synthetic_people``: common Welsh and

@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
-from streams.demo import nhs_number
+from streams.runtime.demo import nhs_number
 from streams.identity.names import fold, same_name_group
 
 SURNAMES = ["Jones"] * 12 + ["Williams"] * 8 + ["Davies"] * 8 + ["Evans"] * 6 + ["Thomas"] * 6 + ["Roberts"] * 4 + \

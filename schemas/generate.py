@@ -1,6 +1,6 @@
 """Generates the committed contract files from the pydantic models.
 
-Inputs: the event models (``schemas.events``) and topic declarations (``streams.topics``).
+Inputs: the event models (``schemas.events``) and topic declarations (``streams.kafka.topics``).
 Outputs: ``schemas/jsonschema/<event_type>.json`` per event type and ``schemas/asyncapi.json``.
 Guarantee: deterministic output, so ``tests/unit/test_contract_files.py`` fails whenever the
 committed copies are stale. Run ``make schemas`` (``python -m schemas.generate``) after a change.
@@ -34,7 +34,7 @@ def json_schemas() -> dict[str, dict]:
 def asyncapi() -> dict:
     """AsyncAPI 3.0 description of the inbound topics and their messages."""
     from streams.settings import Settings
-    from streams.topics import Topology
+    from streams.kafka.topics import Topology
 
     topology = Topology.from_settings(Settings(_env_file=None))  # defaults, not this machine's environment
     schemas = json_schemas()

@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from sinks.models import AuditRecord, DeliveryRecord
 from sinks.store import insert_ignoring_duplicates
-from streams.policy import SINKS, PlannedDelivery, Policy
+from streams.sharing.policy import SINKS, PlannedDelivery, Policy
 
 
 class SinkRefused(ValueError):

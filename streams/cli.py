@@ -19,10 +19,10 @@ from sqlmodel import Session, select
 
 from sinks.models import AuditRecord, DeadLetterRecord, DeliveryRecord
 from sinks.store import make_engine
-from streams.connection import KafkaConnection
-from streams.policy import SINKS
+from streams.kafka.connection import KafkaConnection
+from streams.sharing.policy import SINKS
 from streams.settings import Settings
-from streams.topics import Topology
+from streams.kafka.topics import Topology
 
 EXPORTABLE = SINKS
 
@@ -49,8 +49,8 @@ def running_broker(settings: Settings) -> KafkaConnection:
 
 
 def _bootstrap(settings: Settings) -> str:
-    from streams.supervisor import read_runtime
-    from streams.worker import broker_address
+    from streams.runtime.supervisor import read_runtime
+    from streams.runtime.worker import broker_address
 
     if settings.broker_url:
         return broker_address(settings.broker_url)
@@ -62,7 +62,7 @@ def _bootstrap(settings: Settings) -> str:
 
 
 def database_url(settings: Settings) -> str:
-    from streams.supervisor import read_runtime
+    from streams.runtime.supervisor import read_runtime
 
     if settings.database_url:
         return settings.database_url
@@ -73,8 +73,8 @@ def database_url(settings: Settings) -> str:
 # --- commands ------------------------------------------------------------------------------------
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from streams import logs
-    from streams.supervisor import Supervisor
+    from streams.runtime import logs
+    from streams.runtime.supervisor import Supervisor
 
     settings = settings_from(args)
     logs.configure(settings, process="up")
@@ -83,7 +83,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from streams.publisher import publish_lines, rejection_line
+    from streams.kafka.publisher import publish_lines, rejection_line
 
     settings = settings_from(args)
     path = Path(args.file)
@@ -142,11 +142,11 @@ def _iso(value: datetime) -> str:
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
-    from streams.admin import describe_topics
+    from streams.kafka.admin import describe_topics
 
     settings = settings_from(args)
     if args.check:
-        from streams.admin import topic_drift
+        from streams.kafka.admin import topic_drift
 
         problems = topic_drift(running_broker(settings), Topology.from_settings(settings), settings.replication_factor)
         for problem in problems:
@@ -179,7 +179,7 @@ def cmd_dlq(args: argparse.Namespace) -> int:
         if not chosen:
             raise CliError("nothing to replay: name dead-letter ids or pass --all")
         topology = Topology.from_settings(settings)
-        from streams.publisher import send_raw
+        from streams.kafka.publisher import send_raw
 
         send_raw([(letter.topic, None, letter.original) for letter in chosen if topology.spec_named(letter.topic)],
                  running_broker(settings))
@@ -196,7 +196,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """One worker process against a running broker (production: several, one consumer group)."""
     import os
 
-    from streams import worker
+    from streams.runtime import worker
 
     settings = settings_from(args)
     if not settings.broker_url:
@@ -213,8 +213,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """The web/API service alone (production: beside the workers, behind a load balancer)."""
     from aiohttp import web
 
-    from streams import logs
-    from streams.web import build_web_app
+    from streams.runtime import logs
+    from streams.web.app import build_web_app
 
     settings = settings_from(args)
     logs.configure(settings, process="web")
@@ -222,7 +222,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     connection = running_broker(settings)
 
     def is_ready() -> tuple[bool, str]:
-        from streams.admin import admin_client
+        from streams.kafka.admin import admin_client
 
         try:
             admin_client(connection).close()
@@ -240,7 +240,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_provision(args: argparse.Namespace) -> int:
     """Create every declared topic that is missing (idempotent) and migrate the database."""
-    from streams.admin import ensure_topics
+    from streams.kafka.admin import ensure_topics
 
     settings = settings_from(args)
     make_engine(settings.database)  # runs the schema migrations once, before any worker starts
@@ -250,7 +250,7 @@ def cmd_provision(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from streams import tokens
+    from streams.web import tokens
 
     settings = settings_from(args)
     engine = make_engine(database_url(settings))
@@ -289,7 +289,7 @@ def cmd_reconciliation(args: argparse.Namespace) -> int:
 
 def cmd_schools(args: argparse.Namespace) -> int:
     """Load the school directory (DSL e-mails) or the school roll (UPN / NHS number -> school) from CSV."""
-    from streams.schools import load_directory, load_roll
+    from streams.encompass.schools import load_directory, load_roll
 
     settings = settings_from(args)
     engine = make_engine(database_url(settings))
@@ -344,7 +344,7 @@ def cmd_identity_review(args: argparse.Namespace) -> int:
     """The identity review queue and merges: ``review list|confirm|reject``, ``unmerge``, ``person``."""
     from sinks.destinations import build_sinks
     from streams.identity.index import IdentityIndex, IdentityRefused
-    from streams.policy import Policy
+    from streams.sharing.policy import Policy
 
     settings = settings_from(args)
     engine = make_engine(database_url(settings))
@@ -387,7 +387,7 @@ def _required(value: str | None, name: str) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from streams.demo import demo_day
+    from streams.runtime.demo import demo_day
 
     with open(args.out, "wb") as handle:
         for line in demo_day(args.seed):

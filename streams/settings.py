@@ -14,7 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_POLICY_FILE = Path(__file__).with_name("sharing_policy.toml")
+HERE = Path(__file__).parent
+DEFAULT_POLICY_FILE = HERE / "sharing" / "sharing_policy.toml"
 
 
 class ConfiguredToken(BaseModel):
@@ -42,7 +43,7 @@ class Settings(BaseSettings):
     dead_letter_retention_hours: int = Field(default=24 * 90, ge=1, description="How long dead-letter topics keep events.")
     max_message_bytes: int = Field(default=1_048_576, ge=1024, description="Larger messages are dead-lettered.")
     policy_file: Path = Field(default=DEFAULT_POLICY_FILE, description="The sharing policy (data, versioned).")
-    watch_rules_file: Path = Field(default=Path(__file__).with_name("watch_rules.toml"),
+    watch_rules_file: Path = Field(default=HERE / "deadlines" / "deadline_rules.toml",
                                    description="Thresholds of the deadline watch (data, versioned).")
     watch_interval_seconds: float = Field(default=5.0, gt=0, description="How often workers look for breached deadlines.")
     app_id: str = Field(default="safeguard", pattern=r"^[a-z][a-z0-9_-]{0,40}$",
@@ -72,7 +73,7 @@ class Settings(BaseSettings):
     encompass_min_age: int = Field(default=3, ge=0, le=5, description="Youngest age notified through an early-years setting.")
     encompass_wider_categories: list[str] = Field(default_factory=list,
                                                   description="PPN categories (e.g. exploitation) that also notify the school.")
-    school_calendars_file: Path = Field(default=Path(__file__).with_name("school_calendars.toml"))
+    school_calendars_file: Path = Field(default=HERE / "deadlines" / "school_calendars.toml")
     smtp_host: str | None = Field(default=None, description="SMTP server for notices to schools' safeguarding leads.")
     smtp_port: int = 587
     smtp_starttls: bool = True

@@ -11,7 +11,7 @@ from sqlmodel import create_engine
 from sinks.store import migrate
 
 from sinks.destinations import build_sinks
-from streams.policy import Policy
+from streams.sharing.policy import Policy
 from streams.settings import DEFAULT_POLICY_FILE, Settings
 
 

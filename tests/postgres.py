@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from streams.embedded_broker import free_port
+from streams.kafka.embedded_broker import free_port
 
 
 def _runner() -> tuple[list[str], str | None]:

@@ -7,7 +7,7 @@ from email.message import Message
 
 from aiosmtpd.controller import Controller
 
-from streams.embedded_broker import free_port
+from streams.kafka.embedded_broker import free_port
 
 
 class RecordingHandler:

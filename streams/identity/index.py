@@ -32,8 +32,8 @@ from schemas.person import PersonRef
 from sinks.models import AuditRecord, DeliveryRecord, IdentityChange, IdentityRecord, IdentityReview, IdentitySequence
 from sinks.store import insert_ignoring_duplicates, stage_insert
 from streams.identity.resolver import MATCH_THRESHOLD, Decision, Record, Resolver
-from streams.keys import children_of, person_key
-from streams.policy import PlannedDelivery, Policy
+from streams.identity.keys import children_of, person_key
+from streams.sharing.policy import PlannedDelivery, Policy
 
 log = structlog.get_logger("safeguard.identity")
 

@@ -1,4 +1,4 @@
-"""Each embedded-broker workaround in streams/broker_quirks.py, proven against the real Tansu broker."""
+"""Each embedded-broker workaround in streams/kafka/broker_quirks.py, proven against the real Tansu broker."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from aiokafka import AIOKafkaProducer
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
-from streams import broker_quirks
-from streams.admin import admin_client
-from streams.connection import KafkaConnection
-from streams.embedded_broker import EmbeddedBroker
+from streams.kafka import broker_quirks
+from streams.kafka.admin import admin_client
+from streams.kafka.connection import KafkaConnection
+from streams.kafka.embedded_broker import EmbeddedBroker
 
 pytestmark = pytest.mark.integration
 
@@ -110,7 +110,7 @@ class TestIdempotentProducers:
 
     def test_pipeline_app_is_at_least_once_with_short_session_timeout(self, tmp_path):
         """The Faust app uses at-least-once (no idempotent/transactional producer) and the ~10 s session timeout."""
-        from streams.app import create_pipeline
+        from streams.runtime.app import create_pipeline
         from streams.settings import Settings
 
         pipeline = create_pipeline(Settings(_env_file=None, data_dir=tmp_path), "127.0.0.1:9")

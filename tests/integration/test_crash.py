@@ -27,10 +27,10 @@ from sqlalchemy.pool import StaticPool
 from schemas import parse_event
 from schemas.examples import example
 from sinks.store import migrate
-from streams.broker_quirks import producer_settings
-from streams.demo import nhs_number
-from streams.keys import partition_key
-from streams.topics import Topology
+from streams.kafka.broker_quirks import producer_settings
+from streams.runtime.demo import nhs_number
+from streams.identity.keys import partition_key
+from streams.kafka.topics import Topology
 from tests.integration.conftest import Instance, wait_for
 from tests.unit.helpers import run
 

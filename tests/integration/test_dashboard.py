@@ -10,7 +10,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-from streams.demo import FAMILY
+from streams.runtime.demo import FAMILY
 from tests.integration.conftest import ROOT, Instance, cli, wait_for
 
 pytestmark = pytest.mark.integration

@@ -115,8 +115,8 @@ class TestTopics:
 
     def test_drift_check_passes_then_reports_a_missing_topic(self, instance):
         """`topics --check` exits 0 when the cluster matches, 1 naming the topic when one is missing."""
-        from streams.admin import admin_client
-        from streams.connection import KafkaConnection
+        from streams.kafka.admin import admin_client
+        from streams.kafka.connection import KafkaConnection
 
         assert cli("topics", "--check", data_dir=instance.data_dir).returncode == 0
         admin = admin_client(KafkaConnection(instance.runtime["broker"]))

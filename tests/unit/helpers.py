@@ -7,10 +7,10 @@ import json
 from sqlmodel import Session, select
 
 from sinks.models import DeliveryRecord
-from streams.codec import Origin
-from streams.handlers import intake, route
+from streams.kafka.codec import Origin
+from streams.pipeline.units import intake, route
 from streams.settings import Settings
-from streams.topics import Topology
+from streams.kafka.topics import Topology
 
 
 def run(engine, policy, sinks, settings: Settings, events: list[dict | bytes]):

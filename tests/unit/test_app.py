@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 
 from schemas.examples import example
 from sinks.models import DeliveryRecord, IntakeEvent
-from streams.app import EXPECTED_AGENTS, create_pipeline
+from streams.runtime.app import EXPECTED_AGENTS, create_pipeline
 from streams.settings import Settings
 
 

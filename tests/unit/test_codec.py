@@ -5,7 +5,7 @@ import json
 from hypothesis import given, settings as hsettings, strategies as st
 
 from schemas.examples import example
-from streams.codec import Accepted, DeadLetter, Origin, decode, dead_letter_payload
+from streams.kafka.codec import Accepted, DeadLetter, Origin, decode, dead_letter_payload
 
 ORIGIN = Origin("safeguarding.ppn", 2, 41, b"k")
 LIMIT = 1_048_576

@@ -4,7 +4,7 @@ import faust
 import pytest
 from pydantic import ValidationError
 
-from streams.connection import KafkaConnection
+from streams.kafka.connection import KafkaConnection
 from streams.settings import Settings
 
 

@@ -8,10 +8,10 @@ from sqlmodel import Session, select
 
 from schemas.examples import EXAMPLES, example
 from sinks.models import EncompassNotice
-from streams.encompass import acknowledge, dispatch_emails, list_notices, render_email
-from streams.handlers import fire_deadlines
-from streams.schools import load_directory, load_roll
-from streams.watch import Watch, WatchRules
+from streams.encompass.notices import acknowledge, dispatch_emails, list_notices, render_email
+from streams.pipeline.units import fire_deadlines
+from streams.encompass.schools import load_directory, load_roll
+from streams.deadlines.watch import Watch, WatchRules
 from tests.smtp import SmtpServer
 from tests.unit.helpers import contents, deliveries, run
 

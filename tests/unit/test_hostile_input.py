@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from schemas.examples import example
 from sinks.models import DeliveryRecord
-from streams.codec import Accepted, DeadLetter, Origin, decode
+from streams.kafka.codec import Accepted, DeadLetter, Origin, decode
 from tests.unit.helpers import contents, run
 
 ORIGIN = Origin("safeguarding.ppn", 0, 0)

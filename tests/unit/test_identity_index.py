@@ -11,7 +11,7 @@ from sqlmodel import Session, func, select
 from schemas import parse_event
 from schemas.examples import ADDRESS, CHILD_SIAN, example
 from sinks.models import AuditRecord, DeliveryRecord, IdentityChange, IdentityRecord
-from streams.figures import collect, prometheus_text
+from streams.web.figures import collect, prometheus_text
 from streams.identity.index import IdentityIndex, IdentityRefused
 from streams.identity.resolver import MATCH_THRESHOLD, REVIEW_THRESHOLD
 from tests.unit.helpers import deliveries, run

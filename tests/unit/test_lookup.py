@@ -7,8 +7,8 @@ from sqlmodel import Session, select
 
 from schemas.examples import example
 from sinks.models import ApiToken, AuditRecord
-from streams import tokens
-from streams.lookup import lookup_flag
+from streams.web import tokens
+from streams.register.lookup import lookup_flag
 from streams.settings import Settings
 from tests.unit.helpers import deliveries, run
 

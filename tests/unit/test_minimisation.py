@@ -10,8 +10,8 @@ from typing import Any
 
 from schemas import EVENT_TYPES, parse_event
 from schemas.examples import example
-from streams.keys import children_of
-from streams.policy import FULL_VIEW, Policy
+from streams.identity.keys import children_of
+from streams.sharing.policy import FULL_VIEW, Policy
 
 EVENTS = 100_000 if os.environ.get("SAFEGUARD_LONG_TESTS") == "1" else 12_000
 SECRET = "ZZSECRET"  # every adult's name carries it: it must never reach schools or health

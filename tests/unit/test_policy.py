@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from schemas.examples import example
-from streams.policy import Policy, PolicyError
+from streams.sharing.policy import Policy, PolicyError
 from tests.unit.helpers import contents, run
 
 
@@ -38,7 +38,7 @@ class TestLoading:
         """Planning the same event twice gives the same delivery ids (what makes replays idempotent)."""
         from schemas import parse_event
         from sqlmodel import Session
-        from streams.state import StoreContext
+        from streams.register.state import StoreContext
 
         event = parse_event(example("domestic_abuse.reported"))
         with Session(engine) as session:

@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 
 from schemas.examples import EXAMPLES, example
 from sinks.models import CareAccess, RegisterFlag
-from streams.state import flag_is_live
+from streams.register.state import flag_is_live
 from tests.unit.helpers import contents, deliveries, run
 
 SIAN = EXAMPLES["cpr.registered"]["child"]

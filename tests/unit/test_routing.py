@@ -138,8 +138,8 @@ class TestIdempotence:
 
     def test_redelivered_accepted_batch_is_skipped(self, engine, policy, sinks, settings):
         """Routing the same accepted messages again (a crash before commit) writes nothing new."""
-        from streams.codec import Origin
-        from streams.handlers import route
+        from streams.kafka.codec import Origin
+        from streams.pipeline.units import route
 
         event = example("ppn.submitted")
         taken, _ = run(engine, policy, sinks, settings, [event])

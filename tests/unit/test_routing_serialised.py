@@ -14,10 +14,10 @@ from sqlmodel import Session
 from schemas.examples import example
 from sinks.destinations import build_sinks
 from sinks.store import make_engine
-from streams.codec import Origin
-from streams.handlers import intake, route
+from streams.kafka.codec import Origin
+from streams.pipeline.units import intake, route
 from streams.identity.index import IdentityIndex
-from streams.topics import Topology
+from streams.kafka.topics import Topology
 from tests.unit.helpers import deliveries
 
 

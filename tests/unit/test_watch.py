@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from schemas.examples import EXAMPLES, example
-from streams.handlers import fire_deadlines
-from streams.watch import Watch, WatchRules
+from streams.pipeline.units import fire_deadlines
+from streams.deadlines.watch import Watch, WatchRules
 from tests.unit.helpers import deliveries, run
 
 T0 = datetime(2026, 6, 1, 10, 0, tzinfo=timezone.utc)  # a Monday (11:00 in Wales, summer time)

@@ -6,9 +6,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from sinks.store import make_engine
-from streams import tokens
+from streams.web import tokens
 from streams.settings import Settings
-from streams.web import build_web_app
+from streams.web.app import build_web_app
 
 
 @pytest.fixture

@@ -25,13 +25,13 @@ from sqlmodel import Session
 
 from sinks.destinations import build_sinks
 from sinks.models import AuditRecord, DeadLetterRecord, DeliveryRecord
-from streams import figures
-from streams.encompass import acknowledge, audit_school_access, list_notices
-from streams.lookup import lookup_flag
-from streams.policy import Policy
+from streams.web import figures
+from streams.encompass.notices import acknowledge, audit_school_access, list_notices
+from streams.register.lookup import lookup_flag
+from streams.sharing.policy import Policy
 from streams.settings import Settings
-from streams.tokens import Caller, authenticate
-from streams.watch import Watch, WatchRules
+from streams.web.tokens import Caller, authenticate
+from streams.deadlines.watch import Watch, WatchRules
 
 HERE = Path(__file__).parent
 DASHBOARD_HTML = HERE / "dashboard.html"

@@ -13,9 +13,9 @@ from kafka import TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from streams.broker_quirks import log_end_offsets
-from streams.connection import KafkaConnection
-from streams.topics import Topology
+from streams.kafka.broker_quirks import log_end_offsets
+from streams.kafka.connection import KafkaConnection
+from streams.kafka.topics import Topology
 
 
 def admin_client(connection: KafkaConnection) -> KafkaAdminClient:

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 from kafka import KafkaProducer
 
-from streams.broker_quirks import producer_settings
-from streams.connection import KafkaConnection
-from streams.codec import Accepted, Origin, decode
-from streams.keys import partition_key
-from streams.topics import Topology
+from streams.kafka.broker_quirks import producer_settings
+from streams.kafka.connection import KafkaConnection
+from streams.kafka.codec import Accepted, Origin, decode
+from streams.identity.keys import partition_key
+from streams.kafka.topics import Topology
 
 MAX_LINE_BYTES = 1_048_576
 

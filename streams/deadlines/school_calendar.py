@@ -16,7 +16,7 @@ from pathlib import Path
 
 import holidays
 
-from streams.working_time import LONDON
+from streams.deadlines.working_time import LONDON
 
 CALENDARS_FILE = Path(__file__).with_name("school_calendars.toml")
 NOTICE_BY = time(9, 0)

@@ -16,8 +16,8 @@ from sqlmodel import Session, select
 
 from sinks.models import (DeadLetterRecord, Deadline, DeliveryRecord, EncompassNotice, IdentityChange, IdentityRecord,
                           IdentityReview, IntakeEvent, RegisterFlag)
-from streams.encompass import notice_status
-from streams.policy import SINKS
+from streams.encompass.notices import notice_status
+from streams.sharing.policy import SINKS
 
 TOP_REASONS = 5
 RATE_WINDOW = timedelta(seconds=60)

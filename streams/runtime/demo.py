@@ -14,7 +14,7 @@ import random
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
-from streams.topics import Topology
+from streams.kafka.topics import Topology
 
 GIVEN_GIRLS = ["Siân", "Cerys", "Megan", "Elin", "Gwen", "Ffion", "Alys", "Nia", "Lowri", "Olivia", "Amelia", "Isla", "Lily", "Seren"]
 GIVEN_BOYS = ["Dafydd", "Rhys", "Gruffydd", "Osian", "Tomos", "Harri", "Llywelyn", "Ioan", "Jack", "Noah", "Oliver", "Alfie", "Jac", "Cai"]
@@ -291,7 +291,7 @@ def demo_phases(topology: Topology, seed: int = 2026) -> list[list[tuple[str, by
     (each processed before the next), flags exist before today's attendances meet them and
     referrals are recorded before their outcomes come back."""
     from schemas import parse_event
-    from streams.keys import partition_key
+    from streams.identity.keys import partition_key
 
     register, day, outcomes = [], [], []
     for line in demo_day(seed):

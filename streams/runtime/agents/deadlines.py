@@ -12,9 +12,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sinks.audit_chain import seal
-from streams.encompass import dispatch_emails
-from streams.handlers import fire_deadlines
-from streams.retry import until_done
+from streams.encompass.notices import dispatch_emails
+from streams.pipeline.units import fire_deadlines
+from streams.runtime.retry import until_done
 
 
 def register(pipeline) -> None:  # type: ignore[no-untyped-def]

@@ -21,10 +21,10 @@ from sqlmodel import Session
 from schemas.validators import nhs_number_problem
 from sinks.destinations import Sink
 from sinks.models import AuditRecord
-from streams.policy import Policy
+from streams.sharing.policy import Policy
 from streams.settings import Settings
-from streams.state import live_flag_for_nhs, recent_accesses, record_access
-from streams.tokens import authenticate
+from streams.register.state import live_flag_for_nhs, recent_accesses, record_access
+from streams.web.tokens import authenticate
 
 LOOKUP_ROLES = ("view_only", "view_and_notify")
 

@@ -26,15 +26,15 @@ from schemas import parse_event
 from sinks.destinations import Sink, SinkRefused
 from sinks.models import INTAKE_ACCEPTED, INTAKE_PROCESSED, DeadLetterRecord, IntakeEvent
 from sinks.store import insert_ignoring_duplicates
-from streams.codec import Accepted, DeadLetter, Origin, decode
+from streams.kafka.codec import Accepted, DeadLetter, Origin, decode
 from streams.identity.index import IdentityIndex
-from streams.keys import partition_key
-from streams.policy import PlannedDelivery, Policy
+from streams.identity.keys import partition_key
+from streams.sharing.policy import PlannedDelivery, Policy
 from streams.settings import Settings
-from streams.state import StoreContext
-from streams.encompass import record_notices
-from streams.school_calendar import Calendars
-from streams.watch import Watch, WatchRules
+from streams.register.state import StoreContext
+from streams.encompass.notices import record_notices
+from streams.deadlines.school_calendar import Calendars
+from streams.deadlines.watch import Watch, WatchRules
 
 log = structlog.get_logger("safeguard.handlers")
 

@@ -34,12 +34,12 @@ from schemas.events import (
 )
 from sinks.models import ChildIncident, Deadline, MissingEpisode, RegisterFlag
 from sinks.store import insert_ignoring_duplicates, stage_insert
-from streams.keys import person_key
-from streams.policy import PlannedDelivery, Policy, RoutingContext
-from streams.state import UNBORN_FLAG_GRACE
-from streams.working_time import add_working_days, add_working_hours
+from streams.identity.keys import person_key
+from streams.sharing.policy import PlannedDelivery, Policy, RoutingContext
+from streams.register.state import UNBORN_FLAG_GRACE
+from streams.deadlines.working_time import add_working_days, add_working_hours
 
-RULES_FILE = Path(__file__).with_name("watch_rules.toml")
+RULES_FILE = Path(__file__).with_name("deadline_rules.toml")
 OPEN, MET, BREACHED, RESOLVED = "open", "met", "breached", "resolved"
 
 
@@ -230,7 +230,7 @@ class Watch:
         return episode
 
     def _notify_key_workers(self, event: Envelope, context: RoutingContext) -> list[PlannedDelivery]:
-        from streams.keys import children_of
+        from streams.identity.keys import children_of
 
         out = []
         for child in children_of(event):

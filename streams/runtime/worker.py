@@ -11,8 +11,9 @@ import sys
 
 import faust
 
-from streams import broker_quirks, logs
-from streams.app import create_pipeline
+from streams.kafka import broker_quirks
+from streams.runtime import logs
+from streams.runtime.app import create_pipeline
 from streams.settings import Settings
 
 

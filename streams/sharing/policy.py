@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from schemas import Envelope, PersonRef
 from schemas.events import PpnSubmitted
-from streams.keys import children_of, person_key
+from streams.identity.keys import children_of, person_key
 
 SINKS = ("childrens_services", "health", "education", "police", "audit", "alerts")
 DELIVERY_NAMESPACE = uuid.UUID("6f1c2f7e-3d7a-4c55-9a53-0b7f3c1d2e10")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.codec import Origin
+from streams.kafka.codec import Origin
 
 
 def raw_messages(events) -> list[tuple[bytes | None, Origin]]:  # type: ignore[no-untyped-def]

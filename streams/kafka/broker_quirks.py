@@ -29,7 +29,7 @@ import time
 
 from kafka import KafkaConsumer, TopicPartition
 
-from streams.connection import KafkaConnection
+from streams.kafka.connection import KafkaConnection
 from streams.settings import Settings
 
 PROBE_POLL_MS = 300

@@ -15,14 +15,14 @@ from sqlalchemy import Engine
 
 from sinks.destinations import Sink, build_sinks
 from sinks.store import make_engine
-from streams import broker_quirks
-from streams.connection import KafkaConnection
+from streams.kafka import broker_quirks
+from streams.kafka.connection import KafkaConnection
 from streams.identity.index import IdentityIndex
-from streams.policy import Policy
+from streams.sharing.policy import Policy
 from streams.settings import Settings
-from streams.topics import Topology
-from streams.school_calendar import Calendars
-from streams.watch import Watch, WatchRules
+from streams.kafka.topics import Topology
+from streams.deadlines.school_calendar import Calendars
+from streams.deadlines.watch import Watch, WatchRules
 
 
 @dataclass
@@ -46,7 +46,7 @@ def create_pipeline(settings: Settings, broker: str) -> Pipeline:
                         engine=make_engine(settings.database), policy=policy, sinks=build_sinks(policy),
                         watch=Watch(WatchRules.load(settings.watch_rules_file), policy),
                         calendars=Calendars(settings.school_calendars_file), identity=IdentityIndex(policy, settings.identity_match_threshold))
-    from streams.agents import deadlines, intake, router
+    from streams.runtime.agents import deadlines, intake, router
 
     intake.register(pipeline)
     router.register(pipeline)

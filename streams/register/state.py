@@ -30,7 +30,7 @@ from schemas.events import (
 )
 from sinks.models import CareAccess, ReferralRecord, RegisterFlag, School, SchoolRollEntry
 from sinks.store import insert_ignoring_duplicates, stage_insert
-from streams.keys import person_key
+from streams.identity.keys import person_key
 from streams.settings import Settings
 
 REGISTER_EVENTS = (CprRegistered, CprAmended, CprDeregistered)

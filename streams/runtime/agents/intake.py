@@ -13,10 +13,10 @@ import time
 
 import structlog
 
-from streams.agents import raw_messages
-from streams.codec import dead_letter_payload
-from streams.handlers import intake
-from streams.retry import until_done
+from streams.runtime.agents import raw_messages
+from streams.kafka.codec import dead_letter_payload
+from streams.pipeline.units import intake
+from streams.runtime.retry import until_done
 
 log = structlog.get_logger("safeguard.intake")
 

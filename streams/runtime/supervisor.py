@@ -25,19 +25,19 @@ from sqlmodel import Session, select
 
 from sinks.models import INTAKE_ACCEPTED, IntakeEvent
 from sinks.store import make_engine
-from streams import admin
-from streams.connection import KafkaConnection
-from streams.embedded_broker import EmbeddedBroker
-from streams.processes import die_with_parent
-from streams.publisher import send_raw
+from streams.kafka import admin
+from streams.kafka.connection import KafkaConnection
+from streams.kafka.embedded_broker import EmbeddedBroker
+from streams.runtime.processes import die_with_parent
+from streams.kafka.publisher import send_raw
 from streams.settings import Settings
-from streams.topics import Topology
-from streams.web import build_web_app
-from streams.worker import broker_address
+from streams.kafka.topics import Topology
+from streams.web.app import build_web_app
+from streams.runtime.worker import broker_address
 
 log = structlog.get_logger("safeguard.up")
 WORKER_RESTART_DELAY_SECONDS = 2.0
-LAG_GAUGE_BUDGET_SECONDS = 1.0  # reading forward past ListOffsets for the gauge (streams/broker_quirks.py)
+LAG_GAUGE_BUDGET_SECONDS = 1.0  # reading forward past ListOffsets for the gauge (streams/kafka/broker_quirks.py)
 
 
 def replay_unprocessed(engine, topology: Topology, connection: KafkaConnection) -> int:  # type: ignore[no-untyped-def]
@@ -87,7 +87,7 @@ class Supervisor:
                "SAFEGUARD_TOPIC_PREFIX": self.settings.topic_prefix, "SAFEGUARD_POLICY_FILE": str(self.settings.policy_file)}
         log_path = self.settings.data_dir / "logs" / f"worker-{index}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        return subprocess.Popen([sys.executable, "-m", "streams.worker"], env=env, stdin=subprocess.DEVNULL,
+        return subprocess.Popen([sys.executable, "-m", "streams.runtime.worker"], env=env, stdin=subprocess.DEVNULL,
                                 stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True,  # noqa: SIM115
                                 preexec_fn=die_with_parent(signal.SIGTERM))
 
@@ -112,7 +112,7 @@ class Supervisor:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if read_runtime(settings):
             raise SystemExit(f"a pipeline is already running with data directory {settings.data_dir}; stop it or use --data-dir")
-        self.start_broker()  # main thread on purpose: see streams.processes
+        self.start_broker()  # main thread on purpose: see streams.runtime.processes
         replayed = await asyncio.to_thread(replay_unprocessed, self.engine, self.topology, self.connection)
         self.workers = [self.spawn_worker(i) for i in range(settings.workers)]
         runner = web.AppRunner(build_web_app(self.engine, self.is_ready, self.settings, lambda: self.lag), access_log=None)
@@ -138,7 +138,7 @@ class Supervisor:
             await self.shutdown(runner)
 
     async def publish_demo(self) -> None:
-        from streams.demo import demo_phases
+        from streams.runtime.demo import demo_phases
 
         phases = demo_phases(self.topology)
         for phase in phases:

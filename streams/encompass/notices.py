@@ -28,10 +28,10 @@ from schemas import Envelope
 from sinks.destinations import Sink
 from sinks.models import AuditRecord, DeliveryRecord, EncompassNotice, School
 from sinks.store import insert_ignoring_duplicates
-from streams.policy import PlannedDelivery, Policy
-from streams.school_calendar import Calendars
+from streams.sharing.policy import PlannedDelivery, Policy
+from streams.deadlines.school_calendar import Calendars
 from streams.settings import Settings
-from streams.watch import Watch
+from streams.deadlines.watch import Watch
 
 ENCOMPASS_RULES = ("domestic_abuse.education.encompass_notice", "ppn.education.encompass_notice",
                    "ppn.education.wider_offence_notice")

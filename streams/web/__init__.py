@@ -1,0 +1,2 @@
+"""The HTTP side, split by audience: operators (dashboard, metrics), health (the flag lookup) and
+schools (the Operation Encompass inbox), with bearer tokens."""
