@@ -7,10 +7,10 @@ Guarantee: every model in ``schemas`` builds on these, so one rule is enforced o
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
 
 from schemas import validators
 
@@ -56,11 +56,25 @@ def _text_not_number(value: object) -> object:
     return value
 
 
-PastDate = Annotated[date, BeforeValidator(_text_not_number), AfterValidator(validators.not_in_future_date)]
+def _not_in_future_date(value: date, info: ValidationInfo) -> date:
+    now = _now_of(info)
+    return validators.not_in_future_date(value, now.date() if now else None)
+
+
+def _not_in_future_timestamp(value: datetime, info: ValidationInfo) -> datetime:
+    return validators.not_in_future_timestamp(value, _now_of(info))
+
+
+def _now_of(info: ValidationInfo) -> datetime | None:
+    """The pipeline's clock, passed as validation context (``parse_event(..., now=...)``); else the system's."""
+    return (info.context or {}).get("now") if isinstance(info.context, dict) else None
+
+
+PastDate = Annotated[date, BeforeValidator(_text_not_number), AfterValidator(_not_in_future_date)]
 PastTimestamp = Annotated[
     AwareDatetime,
     BeforeValidator(_text_not_number),
-    AfterValidator(validators.not_in_future_timestamp),
+    AfterValidator(_not_in_future_timestamp),
     Field(description="RFC 3339 timestamp with a UTC offset; not in the future."),
 ]
 Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX)]

@@ -7,7 +7,7 @@ JSON Schema and AsyncAPI files are generated from them (``schemas.generate``).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import Enum
 from typing import Annotated, Literal, Union
 
@@ -347,8 +347,11 @@ EVENT_TYPES: tuple[str, ...] = tuple(EVENT_MODELS)
 _EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 
-def parse_event(data: dict | bytes | str) -> Envelope:
-    """Validate one event (a dict or JSON text) and return its model; raises ``ValidationError``."""
+def parse_event(data: dict | bytes | str, now: datetime | None = None) -> Envelope:
+    """Validate one event (a dict or JSON text) and return its model; raises ``ValidationError``.
+
+    ``now`` is the instant "in the future" is judged against (the pipeline's clock); default the system clock."""
+    context = {"now": now} if now is not None else None
     if isinstance(data, (bytes, str)):
-        return _EVENT_ADAPTER.validate_json(data)
-    return _EVENT_ADAPTER.validate_python(data)
+        return _EVENT_ADAPTER.validate_json(data, context=context)
+    return _EVENT_ADAPTER.validate_python(data, context=context)

@@ -1,14 +1,19 @@
 """One valid, realistic example per event type (invented people), for producers and tests.
 
-Inputs: none. Outputs: ``EXAMPLES`` (event type -> JSON-ready dict) and ``example(event_type,
-**changes)`` which returns a fresh copy with a new ``event_id``. Guarantee: every example
-validates against its model (a unit test checks it); the generated JSON Schemas embed them.
+Inputs: an instant to write them relative to (optional). Outputs: ``EXAMPLES`` (event type ->
+JSON-ready dict, as they stood at ``EXAMPLES_NOW``) and ``example(event_type, now=None, **changes)``
+which returns a fresh copy with a new ``event_id``, every date and timestamp moved by ``now -
+EXAMPLES_NOW`` when ``now`` is given. Guarantee: every example validates against its model at
+``EXAMPLES_NOW`` and, moved, at ``now`` (a unit test checks it); the generated JSON Schemas embed
+them as they stood.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 import uuid
+from datetime import date, datetime, timedelta, timezone
 
 POLICE = {"agency": "police", "organisation": "Dyfed-Powys Police", "organisation_code": "DPP", "system": "Niche RMS"}
 POWYS = {"code": "W06000023", "name": "Powys County Council", "office_phone": "01597 827666", "emergency_duty_phone": "0345 054 4847"}
@@ -118,9 +123,35 @@ EXAMPLES: dict[str, dict] = {
 }
 
 
-def example(event_type: str, **changes: object) -> dict:
-    """A deep copy of the example for ``event_type`` with a fresh event id and ``changes`` applied."""
+EXAMPLES_NOW = datetime(2026, 11, 22, 11, 0, tzinfo=timezone.utc)
+"""The instant the examples describe as now: the last of them happened shortly before it."""
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def example(event_type: str, now: datetime | None = None, **changes: object) -> dict:
+    """A deep copy of the example for ``event_type`` with a fresh event id and ``changes`` applied;
+    with ``now``, its dates and timestamps are moved so that it stands to ``now`` as it stood to
+    ``EXAMPLES_NOW`` (``changes`` are applied after the move, as given)."""
     event = copy.deepcopy(EXAMPLES[event_type])
+    if now is not None:
+        event = moved(event, now - EXAMPLES_NOW)
     event["event_id"] = str(uuid.uuid4())
     event.update(copy.deepcopy(changes))
     return event
+
+
+def moved(value: object, by: timedelta) -> object:
+    """``value`` with every RFC 3339 timestamp moved by ``by`` and every date by its whole days,
+    at any depth (dates of birth too, so ages stay as they were)."""
+    if isinstance(value, dict):
+        return {key: moved(item, by) for key, item in value.items()}
+    if isinstance(value, list):
+        return [moved(item, by) for item in value]
+    if isinstance(value, str):
+        if _TIMESTAMP.match(value):
+            return (datetime.fromisoformat(value) + by).isoformat()
+        if _DATE.match(value):
+            return (date.fromisoformat(value) + timedelta(days=by.days)).isoformat()
+    return value

@@ -17,12 +17,13 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from sinks.contract import SINKS
 from sinks.models import AuditRecord, DeadLetterRecord, DeliveryRecord
 from sinks.store import make_engine
 from streams.kafka.connection import KafkaConnection
-from streams.sharing.policy import SINKS
-from streams.settings import Settings
 from streams.kafka.topics import Topology
+from streams.services import Services, build_services, clock_for
+from streams.settings import Settings
 
 EXPORTABLE = SINKS
 
@@ -61,6 +62,11 @@ def _bootstrap(settings: Settings) -> str:
     return runtime["broker"]
 
 
+def services_for(settings: Settings) -> Services:
+    """The services a command needs, on the store of the running instance (or the configured one)."""
+    return build_services(settings, engine=make_engine(database_url(settings)))
+
+
 def database_url(settings: Settings) -> str:
     from streams.runtime.supervisor import read_runtime
 
@@ -91,7 +97,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         raise CliError(f"{path}: no such file")
     connection = running_broker(settings)
     with path.open("rb") as handle:
-        report = publish_lines(handle, Topology.from_settings(settings), connection)
+        report = publish_lines(handle, Topology.from_settings(settings), connection, clock_for(settings).now())
     for rejection in report.rejected:
         print(rejection_line(rejection))
     print(f"published {report.published}, rejected {len(report.rejected)}", file=sys.stderr)
@@ -183,7 +189,7 @@ def cmd_dlq(args: argparse.Namespace) -> int:
 
         send_raw([(letter.topic, None, letter.original) for letter in chosen if topology.spec_named(letter.topic)],
                  running_broker(settings))
-        now = datetime.now(timezone.utc)
+        now = clock_for(settings).now()
         for letter in chosen:
             letter.replayed_at = now
             session.add(letter)
@@ -218,7 +224,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     logs.configure(settings, process="web")
-    engine = make_engine(settings.database)
+    services = build_services(settings)
+    engine = services.engine
     connection = running_broker(settings)
 
     def is_ready() -> tuple[bool, str]:
@@ -233,7 +240,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return True, "broker and database reachable"
 
     print(f"safeguard web/API on http://{settings.web_host}:{settings.web_port}/", flush=True)
-    web.run_app(build_web_app(engine, is_ready, settings), host=settings.web_host, port=settings.web_port,
+    web.run_app(build_web_app(services, is_ready), host=settings.web_host, port=settings.web_port,
                 print=None, access_log=None)
     return 0
 
@@ -250,15 +257,16 @@ def cmd_provision(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from streams.web import tokens
+    from streams.access import tokens
 
     settings = settings_from(args)
     engine = make_engine(database_url(settings))
+    now = clock_for(settings).now()
     if args.action == "issue":
         if not args.org or not args.role:
             raise CliError("token issue needs --org CODE and --role ROLE")
         try:
-            token_id, token = tokens.issue(engine, args.org, args.role)
+            token_id, token = tokens.issue(engine, args.org, args.role, now)
         except ValueError as exc:
             raise CliError(str(exc)) from exc
         print(token)
@@ -267,7 +275,7 @@ def cmd_token(args: argparse.Namespace) -> int:
         return 0
     if not args.token:
         raise CliError("token revoke needs the token id (or the token)")
-    if tokens.revoke(engine, args.token) == 0:
+    if tokens.revoke(engine, args.token, now) == 0:
         raise CliError("no active token with that id")
     print("revoked", file=sys.stderr)
     return 0
@@ -275,11 +283,10 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def cmd_reconciliation(args: argparse.Namespace) -> int:
     """Every register reconciliation report, newest last, as JSON lines."""
-    settings = settings_from(args)
-    engine = make_engine(database_url(settings))
-    with Session(engine) as session:
-        query = select(DeliveryRecord).where(DeliveryRecord.rule == "cpr_snapshot.alerts.reconciliation_report").order_by(
-            DeliveryRecord.delivered_at)  # type: ignore[arg-type]
+    services = services_for(settings_from(args))
+    with Session(services.engine) as session:
+        query = select(DeliveryRecord).where(DeliveryRecord.rule.in_(  # type: ignore[attr-defined]
+            list(services.policy.reconciliation_report_rules))).order_by(DeliveryRecord.delivered_at)  # type: ignore[arg-type]
         for delivery in session.exec(query):
             content = json.loads(delivery.content_json)
             print(json.dumps({"source_event_id": delivery.source_event_id, "delivered_at": _iso(delivery.delivered_at),
@@ -342,14 +349,11 @@ def cmd_identity(args: argparse.Namespace) -> int:
 
 def cmd_identity_review(args: argparse.Namespace) -> int:
     """The identity review queue and merges: ``review list|confirm|reject``, ``unmerge``, ``person``."""
-    from sinks.destinations import build_sinks
-    from streams.identity.index import IdentityIndex, IdentityRefused
-    from streams.sharing.policy import Policy
+    from sinks.contract import UnitOfWork
+    from streams.identity.index import IdentityRefused
 
-    settings = settings_from(args)
-    engine = make_engine(database_url(settings))
-    policy = Policy.load(settings.policy_file)
-    index = IdentityIndex(policy, settings.identity_match_threshold)
+    services = services_for(settings_from(args))
+    engine, index = services.engine, services.identity
     actor = f"operator:{args.by}" if getattr(args, "by", None) else "operator"
     with Session(engine) as session:
         try:
@@ -372,7 +376,7 @@ def cmd_identity_review(args: argparse.Namespace) -> int:
             else:
                 index.reject(session, _required(args.review_id, "review_id"), actor)
             if notice is not None:
-                build_sinks(policy)["alerts"].write(session, [notice], actor=actor)
+                services.sinks["alerts"].write([notice], UnitOfWork(session, actor, services.clock.now()))
             session.commit()
         except IdentityRefused as exc:
             raise CliError(str(exc)) from exc
@@ -389,8 +393,9 @@ def _required(value: str | None, name: str) -> str:
 def cmd_demo(args: argparse.Namespace) -> int:
     from streams.runtime.demo import demo_day
 
+    now = clock_for(settings_from(args)).now()
     with open(args.out, "wb") as handle:
-        for line in demo_day(args.seed):
+        for line in demo_day(now, args.seed):
             handle.write(line + b"\n")
     return 0
 

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     identity_match_threshold: float = Field(
         default=14.0, ge=9.0, le=40.0,
         description="Log2 evidence the identity resolver needs to merge a record into a person (higher: fewer merges, more reviews).")
+    clock_offset_seconds: float = Field(
+        default=0.0, description="Run the pipeline's clock this far ahead of the system clock (negative: behind). "
+                                 "For rehearsals and date-independence tests; 0 in production.")
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="JSON logs; unset = JSON unless stderr is a terminal.")
 

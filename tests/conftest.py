@@ -8,11 +8,12 @@ import pytest
 from sqlalchemy.pool import StaticPool
 from sqlmodel import create_engine
 
+from schemas.examples import EXAMPLES_NOW
 from sinks.store import migrate
-
-from sinks.destinations import build_sinks
-from streams.sharing.policy import Policy
+from streams.clock import FixedClock
+from streams.services import build_services
 from streams.settings import DEFAULT_POLICY_FILE, Settings
+from streams.sharing.policy import Policy
 
 
 @pytest.fixture
@@ -59,5 +60,17 @@ def policy():
 
 
 @pytest.fixture
-def sinks(policy):
-    return build_sinks(policy)
+def clock():
+    """The tests' clock: it stands at the instant the examples were written until a test moves it."""
+    return FixedClock(EXAMPLES_NOW)
+
+
+@pytest.fixture
+def services(settings, engine, clock):
+    """Everything the units of work need, built as the worker builds it, on the test store and clock."""
+    return build_services(settings, engine=engine, clock=clock)
+
+
+@pytest.fixture
+def sinks(services):
+    return services.sinks

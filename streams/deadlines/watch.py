@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -32,12 +33,13 @@ from schemas.events import (
     ReferralOutcome,
     ReturnInterviewCompleted,
 )
+from sinks.contract import PlannedDelivery
 from sinks.models import ChildIncident, Deadline, MissingEpisode, RegisterFlag
 from sinks.store import insert_ignoring_duplicates, stage_insert
-from streams.identity.keys import person_key
-from streams.sharing.policy import PlannedDelivery, Policy, RoutingContext
-from streams.register.state import UNBORN_FLAG_GRACE
 from streams.deadlines.working_time import add_working_days, add_working_hours
+from streams.identity.keys import person_key
+from streams.register.state import UNBORN_FLAG_GRACE
+from streams.sharing.policy import Policy, RoutingContext
 
 RULES_FILE = Path(__file__).with_name("deadline_rules.toml")
 OPEN, MET, BREACHED, RESOLVED = "open", "met", "breached", "resolved"
@@ -81,9 +83,10 @@ def _aware(value: datetime) -> datetime:
 
 
 class Watch:
-    def __init__(self, rules: WatchRules, policy: Policy) -> None:
+    def __init__(self, rules: WatchRules, policy: Policy, clock: Callable[[], datetime]) -> None:
         self.rules = rules
         self.policy = policy
+        self.clock = clock
 
     # -- events -----------------------------------------------------------------------------------
     def on_event(self, session: Session, event: Envelope, context: RoutingContext) -> list[PlannedDelivery]:
@@ -284,7 +287,7 @@ class Watch:
         """Open a deadline unless one exists (an awaited event that came first leaves it met)."""
         stage_insert(session, Deadline, {
             "deadline_id": f"{rule}|{reference}", "rule": rule, "subject_key": subject, "reference": reference,
-            "due_at": due, "opened_at": datetime.now(timezone.utc), "status": status,
+            "due_at": due, "opened_at": self.clock(), "status": status,
             "recipients_json": json.dumps(recipients), "evidence_json": json.dumps(evidence, sort_keys=True),
             "met_at": None, "breached_at": None}, ["deadline_id"], on_conflict=_opened_after_met)
 
@@ -294,7 +297,7 @@ class Watch:
         if deadline is None:
             insert_ignoring_duplicates(session, Deadline, [{
                 "deadline_id": f"{rule}|{reference}", "rule": rule, "subject_key": None, "reference": reference,
-                "due_at": at, "opened_at": datetime.now(timezone.utc), "status": MET, "recipients_json": "[]",
+                "due_at": at, "opened_at": self.clock(), "status": MET, "recipients_json": "[]",
                 "evidence_json": json.dumps({"met_by": by_event}), "met_at": at, "breached_at": None}], ["deadline_id"])
             return []
         if deadline.status == OPEN:
@@ -310,10 +313,12 @@ class Watch:
                     for recipient in json.loads(deadline.recipients_json)]
         return []
 
-    def fire_due(self, session: Session, now: datetime) -> list[PlannedDelivery]:
-        """Breach every open deadline whose time has passed; one alert per recipient, once."""
+    def fire_due(self, session: Session, now: datetime, limit: int = 200) -> tuple[list[PlannedDelivery], bool]:
+        """Breach up to ``limit`` open deadlines whose time has passed; one alert per recipient, once.
+        Returns the alerts and whether more deadlines may be due."""
         out: list[PlannedDelivery] = []
-        due = session.exec(select(Deadline).where(Deadline.status == OPEN, Deadline.due_at <= now)).all()
+        due = session.exec(select(Deadline).where(Deadline.status == OPEN, Deadline.due_at <= now)
+                           .order_by(Deadline.due_at).limit(limit)).all()  # type: ignore[arg-type]
         for deadline in due:
             claimed = session.exec(update(Deadline).where(  # type: ignore[call-overload]
                 Deadline.deadline_id == deadline.deadline_id, Deadline.status == OPEN).values(status=BREACHED, breached_at=now))
@@ -326,7 +331,7 @@ class Watch:
                 out.append(self._alert(deadline.rule, f"{deadline.deadline_id}|breached|{recipient}", recipient,
                                        deadline.subject_key, deadline.reference, _aware(deadline.due_at), BREACHED,
                                        json.loads(deadline.evidence_json)))
-        return out
+        return out, len(due) == limit
 
     def _alert(self, rule: str, key: str, recipient: str, subject: str | None, reference: str, due: datetime | None,
                status: str, evidence: dict) -> PlannedDelivery:

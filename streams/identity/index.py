@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 import structlog
 from sqlalchemy import and_, or_, update
@@ -29,11 +30,13 @@ from sqlmodel import Session, select
 
 from schemas.events import RegisterEntry
 from schemas.person import PersonRef
-from sinks.models import AuditRecord, DeliveryRecord, IdentityChange, IdentityRecord, IdentityReview, IdentitySequence
+from sinks.audit import AuditEntry, AuditSink
+from sinks.contract import PlannedDelivery, UnitOfWork
+from sinks.models import DeliveryRecord, IdentityChange, IdentityRecord, IdentityReview, IdentitySequence
 from sinks.store import insert_ignoring_duplicates, stage_insert
-from streams.identity.resolver import MATCH_THRESHOLD, Decision, Record, Resolver
 from streams.identity.keys import children_of, person_key
-from streams.sharing.policy import PlannedDelivery, Policy
+from streams.identity.resolver import MATCH_THRESHOLD, Decision, Record, Resolver
+from streams.sharing.policy import Policy
 
 log = structlog.get_logger("safeguard.identity")
 
@@ -80,8 +83,11 @@ def record_from_person(record_key: str, person: PersonRef, source: str) -> Recor
 class IdentityIndex:
     """One per worker (and one per CLI command); see the module docstring for the guarantees."""
 
-    def __init__(self, policy: Policy, match_threshold: float = MATCH_THRESHOLD) -> None:
+    def __init__(self, policy: Policy, audit: AuditSink, clock: Callable[[], datetime],
+                 match_threshold: float = MATCH_THRESHOLD) -> None:
         self.policy = policy
+        self.audit = audit
+        self.clock = clock
         self.match_threshold = match_threshold
         self.resolver: Resolver | None = None
         self.last_seq = 0
@@ -104,7 +110,7 @@ class IdentityIndex:
         self.begin(session)
         resolver = self.resolver
         assert resolver is not None
-        now = datetime.now(timezone.utc)
+        now = self.clock()
         organisation = event.source.organisation_code
         masters: dict[str, str] = {}
         notices: list[PlannedDelivery] = []
@@ -175,7 +181,7 @@ class IdentityIndex:
                 if first.nhs_number and second.nhs_number and first.nhs_number != second.nhs_number:
                     raise IdentityRefused(f"review {review_id}: the two persons have different NHS numbers; "
                                           "a valid NHS number identifies one person")
-        now = datetime.now(timezone.utc)
+        now = self.clock()
         record_ids = resolver.merge(absorbed, survivor)
         notice = self._merged(session, resolver, seq + 1, survivor, absorbed, record_ids, f"review {review_id}", actor, now)
         self._decide_review(session, review, "confirmed", actor, now)
@@ -187,7 +193,7 @@ class IdentityIndex:
         review = self._open_review(session, review_id)
         resolver, seq = self._lock_and_sync(session)
         person, candidate = resolver.person_for(review.record_key), self._current(resolver, review.candidate_person_id)
-        now = datetime.now(timezone.utc)
+        now = self.clock()
         resolver.keep_apart(person, candidate)
         session.add(IdentityChange(seq=seq + 1, kind="apart", survivor_person_id=candidate, absorbed_person_id=person,
                                    record_keys_json="[]", cause=f"review {review_id}", actor=actor, at=now))
@@ -204,7 +210,7 @@ class IdentityIndex:
         if change.undone_by_seq is not None:
             raise IdentityRefused(f"merge {change_seq} was already undone by change {change.undone_by_seq}")
         record_ids = json.loads(change.record_keys_json)
-        now = datetime.now(timezone.utc)
+        now = self.clock()
         resolver.unmerge(record_ids, change.absorbed_person_id)
         session.add(IdentityChange(seq=seq + 1, kind="unmerge", survivor_person_id=change.survivor_person_id,
                                    absorbed_person_id=change.absorbed_person_id, record_keys_json=change.record_keys_json,
@@ -213,7 +219,7 @@ class IdentityIndex:
         session.add(change)
         followed = _follow(session, self._about(resolver, record_ids), change.survivor_person_id,
                            change.absorbed_person_id)
-        _audit(session, "identity_unmerged", actor, now, change.absorbed_person_id,
+        self._audit(session, "identity_unmerged", actor, now, change.absorbed_person_id,
                {"change_seq": change_seq, "survivor_person_id": change.survivor_person_id, "records": len(record_ids)})
         self._advance(session, seq + 1)
         log.info("identity.unmerged", change_seq=change_seq, restored=change.absorbed_person_id,
@@ -299,11 +305,10 @@ class IdentityIndex:
             raise IdentityRefused(f"review {review_id}: already {review.status} by {review.decided_by}")
         return review
 
-    @staticmethod
-    def _decide_review(session: Session, review: IdentityReview, status: str, actor: str, now: datetime) -> None:
+    def _decide_review(self, session: Session, review: IdentityReview, status: str, actor: str, now: datetime) -> None:
         review.status, review.decided_by, review.decided_at = status, actor, now
         session.add(review)
-        _audit(session, f"identity_review_{status}", actor, now, review.candidate_person_id,
+        self._audit(session, f"identity_review_{status}", actor, now, review.candidate_person_id,
                {"review_id": review.review_id, "person_id": review.person_id, "candidate_person_id": review.candidate_person_id})
 
     @staticmethod
@@ -314,12 +319,12 @@ class IdentityIndex:
             raise IdentityRefused(f"person {person_id}: no such person")
         return survivor
 
-
-def _audit(session: Session, action: str, actor: str, now: datetime, person_id: str, detail: dict) -> None:
-    """An operator's identity decision in the tamper-evident audit trail (identifiers only)."""
-    session.add(AuditRecord(audit_id=f"identity:{action}:{hashlib.sha256(json.dumps(detail, sort_keys=True).encode()).hexdigest()[:24]}",
-                            recorded_at=now, action=action, actor=actor[:80], master_person_id=person_id,
-                            detail=json.dumps(detail, sort_keys=True)))
+    def _audit(self, session: Session, action: str, actor: str, now: datetime, person_id: str, detail: dict) -> None:
+        """An operator's identity decision in the tamper-evident audit trail (identifiers only)."""
+        text = json.dumps(detail, sort_keys=True)
+        self.audit.write([AuditEntry(audit_id=f"identity:{action}:{hashlib.sha256(text.encode()).hexdigest()[:24]}",
+                                     action=action, master_person_id=person_id, detail=text)],
+                         UnitOfWork(session, actor[:80], now))
 
 
 def _stored(record: Record) -> dict:

@@ -14,6 +14,8 @@ from functools import lru_cache
 
 import jellyfish
 
+from streams.clock import Clock
+
 # Each line is one group of given names used for the same person (Welsh and English forms,
 # nicknames, common spellings). Kept short and conservative: a wrong group would merge people.
 GIVEN_NAME_GROUPS = """
@@ -161,6 +163,9 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y%m%d", "%d %B %Y", "%d %b %Y", "%Y/%m/%d", "%d/%m/%y")
 
 
+SYSTEM_CLOCK = Clock()
+
+
 def parse_date(text: str | None) -> date | None:
     """A date in any common UK format (day first), or None."""
     if not text:
@@ -176,7 +181,7 @@ def parse_date(text: str | None) -> date | None:
             parsed = datetime.strptime(cleaned, fmt).date()
         except ValueError:
             continue
-        if fmt == "%d/%m/%y" and parsed.year > date.today().year:
+        if fmt == "%d/%m/%y" and parsed.year > SYSTEM_CLOCK.today().year:  # a birth date is never in the future
             parsed = parsed.replace(year=parsed.year - 100)
         return parsed
     return None

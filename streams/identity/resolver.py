@@ -14,17 +14,26 @@ thresholds are set for precision.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from schemas.validators import nhs_number_problem, normalise_postcode
-from streams.identity.names import (first_given, fold, one_name, parse_date, phonetic, same_name_group, surname_parts, transposed,
-                                   typing_slip)
+from streams.identity.names import (
+    first_given,
+    fold,
+    one_name,
+    parse_date,
+    phonetic,
+    same_name_group,
+    surname_parts,
+    transposed,
+    typing_slip,
+)
 
 # Log2 evidence needed to merge. 14 meets precision >= 0.995 with recall >= 0.95 on the benchmark's
 # families (15: precision 0.9965, recall 0.947); a deployment may raise it (SAFEGUARD_IDENTITY_MATCH_THRESHOLD).

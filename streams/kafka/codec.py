@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -56,7 +56,7 @@ class DeadLetter:
     errors: list[dict[str, Any]] = field(default_factory=list)
     event_id: str | None = None
     event_type: str | None = None
-    parked_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    parked_at: datetime | None = None  # set by whoever parks it, from the pipeline's clock
 
     @property
     def dead_letter_id(self) -> str:
@@ -65,8 +65,9 @@ class DeadLetter:
         return hashlib.sha256(basis).hexdigest()[:32]
 
 
-def decode(raw: bytes | None, origin: Origin, *, max_bytes: int, allowed_types: tuple[str, ...] = EVENT_TYPES) -> Accepted | DeadLetter:
-    """Turn one message into an accepted event or a dead letter."""
+def decode(raw: bytes | None, origin: Origin, *, max_bytes: int, allowed_types: tuple[str, ...] = EVENT_TYPES,
+           now: datetime | None = None) -> Accepted | DeadLetter:
+    """Turn one message into an accepted event or a dead letter; ``now`` judges "in the future"."""
     raw = raw or b""
     if len(raw) > max_bytes:
         return DeadLetter(raw, origin, f"message is {len(raw)} bytes, over the {max_bytes}-byte limit")
@@ -83,10 +84,11 @@ def decode(raw: bytes | None, origin: Origin, *, max_bytes: int, allowed_types: 
         return DeadLetter(raw, origin, f"an event must be a JSON object, not {type(data).__name__}")
     if _depth(data) > MAX_JSON_DEPTH:
         return DeadLetter(raw, origin, f"message nests deeper than {MAX_JSON_DEPTH} levels", **_ids(data))
-    return validate(data, raw, origin, allowed_types)
+    return validate(data, raw, origin, allowed_types, now)
 
 
-def validate(data: dict, raw: bytes, origin: Origin, allowed_types: tuple[str, ...] = EVENT_TYPES) -> Accepted | DeadLetter:
+def validate(data: dict, raw: bytes, origin: Origin, allowed_types: tuple[str, ...] = EVENT_TYPES,
+             now: datetime | None = None) -> Accepted | DeadLetter:
     """Validate an already-parsed JSON object against the schemas."""
     ids = _ids(data)
     event_type = data.get("event_type")
@@ -98,7 +100,7 @@ def validate(data: dict, raw: bytes, origin: Origin, allowed_types: tuple[str, .
         return DeadLetter(raw, origin, f"event_type: {event_type} does not belong on topic {origin.topic} "
                           f"(it carries {', '.join(allowed_types)})", field_path="event_type", **ids)
     try:
-        event = parse_event(data)
+        event = parse_event(data, now)
     except ValidationError as exc:
         errors = [_describe(error) for error in exc.errors(include_url=False, include_input=False)]
         first = errors[0]
@@ -117,7 +119,7 @@ def dead_letter_payload(letter: DeadLetter) -> bytes:
         "event_id": letter.event_id,
         "event_type": letter.event_type,
         "origin": {"topic": letter.origin.topic, "partition": letter.origin.partition, "offset": letter.origin.offset},
-        "parked_at": letter.parked_at.isoformat(),
+        "parked_at": letter.parked_at.isoformat() if letter.parked_at else None,
         "original_hex": letter.original.hex(),
     }).encode()
 

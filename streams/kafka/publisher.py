@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from kafka import KafkaProducer
 
-from streams.kafka.broker_quirks import producer_settings
-from streams.kafka.connection import KafkaConnection
-from streams.kafka.codec import Accepted, Origin, decode
 from streams.identity.keys import partition_key
+from streams.kafka.broker_quirks import producer_settings
+from streams.kafka.codec import Accepted, Origin, decode
+from streams.kafka.connection import KafkaConnection
 from streams.kafka.topics import Topology
 
 MAX_LINE_BYTES = 1_048_576
@@ -40,13 +41,15 @@ def make_producer(connection: KafkaConnection) -> KafkaProducer:
     return KafkaProducer(client_id="safeguard-publish", **producer_settings(), **connection.client_options())
 
 
-def prepare(lines: Iterable[bytes], topology: Topology, max_bytes: int = MAX_LINE_BYTES) -> tuple[list[tuple[str, bytes, bytes]], list[Rejection]]:
-    """Validate lines; returns (topic, key, value) for the valid ones and rejections for the rest."""
+def prepare(lines: Iterable[bytes], topology: Topology, now: datetime,
+            max_bytes: int = MAX_LINE_BYTES) -> tuple[list[tuple[str, bytes, bytes]], list[Rejection]]:
+    """Validate lines (``now`` judges "in the future"); returns (topic, key, value) for the valid ones
+    and rejections for the rest."""
     ready, rejected = [], []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        outcome = decode(line.strip(), Origin(topic="(file)", offset=number), max_bytes=max_bytes)
+        outcome = decode(line.strip(), Origin(topic="(file)", offset=number), max_bytes=max_bytes, now=now)
         if not isinstance(outcome, Accepted):
             rejected.append(Rejection(number, outcome.reason, outcome.event_id))
             continue
@@ -57,8 +60,8 @@ def prepare(lines: Iterable[bytes], topology: Topology, max_bytes: int = MAX_LIN
     return ready, rejected
 
 
-def publish_lines(lines: Iterable[bytes], topology: Topology, connection: KafkaConnection) -> PublishReport:
-    ready, rejected = prepare(lines, topology)
+def publish_lines(lines: Iterable[bytes], topology: Topology, connection: KafkaConnection, now: datetime) -> PublishReport:
+    ready, rejected = prepare(lines, topology, now)
     report = PublishReport(rejected=rejected)
     if ready:
         send_raw(ready, connection)

@@ -1,6 +1,6 @@
 """The CP-IS style lookup for health: is this child flagged, who to call, recent attendances.
 
-Inputs: the ``Authorization`` header and an NHS number. Outputs: ``(status, body)``: 200 with
+Inputs: the authenticated caller (or ``None``), an NHS number and the instant. Outputs: ``(status, body)``: 200 with
 the flag (local authority and its office and emergency-duty numbers, categories, start date,
 key worker, the 25 most recent unscheduled-care accesses), 404 when not flagged, 400 for a
 malformed NHS number, 401 without a valid token, 403 for a role that may not look up.
@@ -12,37 +12,36 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from schemas.validators import nhs_number_problem
-from sinks.destinations import Sink
-from sinks.models import AuditRecord
-from streams.sharing.policy import Policy
-from streams.settings import Settings
+from sinks.audit import AuditEntry, AuditSink
+from sinks.contract import GuardedSink, UnitOfWork
+from streams.access.tokens import Caller
 from streams.register.state import live_flag_for_nhs, recent_accesses, record_access
-from streams.web.tokens import authenticate
+from streams.sharing.policy import Policy
 
 LOOKUP_ROLES = ("view_only", "view_and_notify")
 
 
-def lookup_flag(engine: Engine, policy: Policy, sinks: dict[str, Sink], settings: Settings,
-                authorization: str | None, nhs_raw: str) -> tuple[int, dict[str, Any]]:
+def lookup_flag(engine: Engine, policy: Policy, sinks: dict[str, GuardedSink], audit_sink: AuditSink,
+                caller: Caller | None, nhs_raw: str, now: datetime) -> tuple[int, dict[str, Any]]:
     request_id = str(uuid.uuid4())
-    now = datetime.now(timezone.utc)
-    caller = authenticate(engine, settings, authorization)
     nhs = "".join(nhs_raw.split())
     with Session(engine) as session:
+        unit = UnitOfWork(session, caller.organisation_code if caller else "anonymous", now)
+
         def audit(status: int, reason: str, notified: bool = False) -> None:
-            session.add(AuditRecord(
-                audit_id=f"lookup:{request_id}", recorded_at=now, action="health_flag_lookup",
-                actor=caller.organisation_code if caller else "anonymous", recipient=caller.organisation_code if caller else None,
+            audit_sink.write([AuditEntry(
+                audit_id=f"lookup:{request_id}", action="health_flag_lookup",
+                recipient=caller.organisation_code if caller else None,
                 subject_key=f"nhs:{nhs}" if nhs_number_problem(nhs) is None else None,
                 detail=json.dumps({"status": status, "reason": reason, "role": caller.role if caller else None,
-                                   "token_id": caller.token_id if caller else None, "notified_key_worker": notified})))
+                                   "token_id": caller.token_id if caller else None, "notified_key_worker": notified}))], unit)
             session.commit()
 
         if caller is None:
@@ -55,7 +54,7 @@ def lookup_flag(engine: Engine, policy: Policy, sinks: dict[str, Sink], settings
         if problem:
             audit(400, "malformed NHS number")
             return 400, {"error": f"nhs_number: {problem}"}
-        flag = live_flag_for_nhs(session, nhs)
+        flag = live_flag_for_nhs(session, nhs, now.date())
         if flag is None:
             audit(404, "not flagged")
             return 404, {"nhs_number": nhs, "flagged": False}
@@ -72,7 +71,7 @@ def lookup_flag(engine: Engine, policy: Policy, sinks: dict[str, Sink], settings
                 "child": {k: child.get(k) for k in ("given_names", "family_name", "date_of_birth") if child.get(k)},
                 "register_key_worker": {"key_worker": details.get("key_worker"), "plan_reference": details.get("plan_reference")},
             }, recipient=flag.local_authority_code, subject_key=f"nhs:{nhs}")
-            sinks[notice.sink].write(session, [notice], actor=f"api:{caller.organisation_code}")
+            sinks[notice.sink].write([notice], UnitOfWork(session, f"api:{caller.organisation_code}", now))
         body = {
             "nhs_number": nhs, "flagged": True,
             "unborn": bool(details.get("expected_due_date")),

@@ -62,27 +62,27 @@ def _is_newer(event: CprRegistered | CprDeregistered, flag: RegisterFlag) -> boo
     return event.occurred_at > _aware(flag.event_at)
 
 
-def flag_is_live(flag: RegisterFlag, today: date | None = None) -> bool:
-    """Active, and (for an unborn child on the mother's record) not past its delete date."""
+def flag_is_live(flag: RegisterFlag, today: date) -> bool:
+    """Active, and (for an unborn child on the mother's record) not past its delete date on ``today``."""
     if not flag.active:
         return False
     due = json.loads(flag.details_json).get("expected_due_date")
-    today = today or datetime.now(timezone.utc).date()
     return not (due and date.fromisoformat(due) + UNBORN_FLAG_GRACE < today)
 
 
-def live_flag_for_nhs(session: Session, nhs_number: str) -> RegisterFlag | None:
+def live_flag_for_nhs(session: Session, nhs_number: str, today: date) -> RegisterFlag | None:
     flags = session.exec(select(RegisterFlag).where(RegisterFlag.nhs_number == nhs_number, RegisterFlag.active == True)).all()  # noqa: E712
-    live = [flag for flag in flags if flag_is_live(flag)]
+    live = [flag for flag in flags if flag_is_live(flag, today)]
     return max(live, key=lambda flag: _aware(flag.event_at)) if live else None
 
 
 class StoreContext:
     """Routing context backed by one open session; apply an event's state before planning it."""
 
-    def __init__(self, session: Session, settings: Settings) -> None:
+    def __init__(self, session: Session, settings: Settings, now: datetime) -> None:
         self.session = session
         self.settings = settings
+        self.now = now
         self._current: dict[str, bool] = {}
         self._corrections: dict[str, list[Correction]] = {}
         self._reports: dict[str, dict[str, Any]] = {}
@@ -101,7 +101,7 @@ class StoreContext:
     def flag_for(self, child: PersonRef) -> dict[str, Any] | None:
         if not child.nhs_number:
             return None
-        flag = live_flag_for_nhs(self.session, child.nhs_number)
+        flag = live_flag_for_nhs(self.session, child.nhs_number, self.now.date())
         return json.loads(flag.details_json) if flag else None
 
     def referrer_of(self, reference: str) -> tuple[str, str] | None:
@@ -231,7 +231,7 @@ class StoreContext:
 
     def _record_access(self, event: UnscheduledCareAttended) -> None:
         nhs = event.child.nhs_number
-        if not nhs or live_flag_for_nhs(self.session, nhs) is None:
+        if not nhs or live_flag_for_nhs(self.session, nhs, self.now.date()) is None:
             return  # an unflagged child's attendance is disclosed to nobody and kept nowhere
         record_access(self.session, nhs, f"{event.source.organisation_code}:{event.attendance_reference}",
                       event.attended_at, event.site.model_dump(mode="json"), str(event.event_id))

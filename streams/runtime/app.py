@@ -1,9 +1,10 @@
-"""Builds the Faust app, and nothing else: one settings object in, one configured app out.
+"""Builds the Faust app, and nothing else: the services and the broker address in, one configured
+app with its agents out.
 
-Inputs: ``Settings`` and the broker address in force. Outputs: a ``Pipeline`` holding the
-``faust.App``, the topology, the store engine, the policy and the sinks, with the intake and
-router agents and the deadline timer registered explicitly. Guarantee: no autodiscovery, so an import error in an
-agent module fails start-up instead of silently dropping the agent.
+Inputs: ``Services`` (built once by ``streams.services.build_services``) and the broker address in
+force. Outputs: a ``Pipeline`` holding the ``faust.App`` and the services, with the intake and
+router agents and the deadline timer registered explicitly. Guarantee: no autodiscovery, so an
+import error in an agent module fails start-up instead of silently dropping the agent.
 """
 
 from __future__ import annotations
@@ -11,41 +12,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import faust
-from sqlalchemy import Engine
 
-from sinks.destinations import Sink, build_sinks
-from sinks.store import make_engine
 from streams.kafka import broker_quirks
 from streams.kafka.connection import KafkaConnection
-from streams.identity.index import IdentityIndex
-from streams.sharing.policy import Policy
+from streams.services import Services
 from streams.settings import Settings
-from streams.kafka.topics import Topology
-from streams.deadlines.school_calendar import Calendars
-from streams.deadlines.watch import Watch, WatchRules
 
 
 @dataclass
 class Pipeline:
     app: faust.App
-    settings: Settings
-    topology: Topology
-    engine: Engine
-    policy: Policy
-    sinks: dict[str, Sink]
-    watch: Watch
-    calendars: Calendars
-    identity: IdentityIndex
+    services: Services
 
 
-def create_pipeline(settings: Settings, broker: str) -> Pipeline:
+def create_pipeline(services: Services, broker: str) -> Pipeline:
     """A configured app with every agent registered; ``broker`` is ``host:port[,host:port]``."""
-    app = create_app(settings, broker)
-    policy = Policy.load(settings.policy_file)
-    pipeline = Pipeline(app=app, settings=settings, topology=Topology.from_settings(settings),
-                        engine=make_engine(settings.database), policy=policy, sinks=build_sinks(policy),
-                        watch=Watch(WatchRules.load(settings.watch_rules_file), policy),
-                        calendars=Calendars(settings.school_calendars_file), identity=IdentityIndex(policy, settings.identity_match_threshold))
+    pipeline = Pipeline(app=create_app(services.settings, broker), services=services)
     from streams.runtime.agents import deadlines, intake, router
 
     intake.register(pipeline)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from streams.kafka.topics import Topology
 
@@ -55,9 +55,9 @@ def upn(rng: random.Random) -> str:
 
 
 class DemoDay:
-    def __init__(self, seed: int = 2026, now: datetime | None = None) -> None:
+    def __init__(self, now: datetime, seed: int = 2026) -> None:
         self.rng = random.Random(seed)
-        self.now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+        self.now = now.replace(microsecond=0)
         self.events: list[dict] = []
         self.households = [self._household(i) for i in range(45)]
         self.ppn_references: list[str] = []
@@ -277,15 +277,15 @@ class DemoDay:
         self.events.append({**self._envelope("school.absence", SCHOOL_SOURCE, occurred), "pupil": "x"})
 
 
-def demo_day(seed: int = 2026, now: datetime | None = None) -> list[bytes]:
+def demo_day(now: datetime, seed: int = 2026) -> list[bytes]:
     """The demo events as JSON lines (broken ones included)."""
     lines = []
-    for event in DemoDay(seed, now).build():
+    for event in DemoDay(now, seed).build():
         lines.append(event["__raw__"].encode() if "__raw__" in event else json.dumps(event, ensure_ascii=False).encode())
     return lines
 
 
-def demo_phases(topology: Topology, seed: int = 2026) -> list[list[tuple[str, bytes | None, bytes]]]:
+def demo_phases(topology: Topology, now: datetime, seed: int = 2026) -> list[list[tuple[str, bytes | None, bytes]]]:
     """The demo day as (topic, key, value) messages in three phases: register changes, the day's
     events, then referral outcomes. A real day spreads these over hours; published phase by phase
     (each processed before the next), flags exist before today's attendances meet them and
@@ -294,14 +294,14 @@ def demo_phases(topology: Topology, seed: int = 2026) -> list[list[tuple[str, by
     from streams.identity.keys import partition_key
 
     register, day, outcomes = [], [], []
-    for line in demo_day(seed):
+    for line in demo_day(now, seed):
         try:
             event_type = json.loads(line).get("event_type", "")
             topic = topology.topic_for(event_type).name
         except (ValueError, KeyError, AttributeError):
             event_type, topic = "", topology.inbound[0].name  # broken on purpose: parked by intake
         try:
-            key = partition_key(parse_event(line))
+            key = partition_key(parse_event(line, now))
         except ValueError:
             key = None
         if event_type in ("cpr.registered", "cpr.amended", "cpr.deregistered"):

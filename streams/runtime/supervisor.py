@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import structlog
@@ -24,16 +23,16 @@ from aiohttp import web
 from sqlmodel import Session, select
 
 from sinks.models import INTAKE_ACCEPTED, IntakeEvent
-from sinks.store import make_engine
 from streams.kafka import admin
 from streams.kafka.connection import KafkaConnection
 from streams.kafka.embedded_broker import EmbeddedBroker
-from streams.runtime.processes import die_with_parent
 from streams.kafka.publisher import send_raw
-from streams.settings import Settings
 from streams.kafka.topics import Topology
-from streams.web.app import build_web_app
+from streams.runtime.processes import die_with_parent
 from streams.runtime.worker import broker_address
+from streams.services import build_services
+from streams.settings import Settings
+from streams.web.app import build_web_app
 
 log = structlog.get_logger("safeguard.up")
 WORKER_RESTART_DELAY_SECONDS = 2.0
@@ -62,8 +61,9 @@ def read_runtime(settings: Settings) -> dict | None:
 class Supervisor:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.topology = Topology.from_settings(settings)
-        self.engine = make_engine(settings.database)
+        self.services = build_services(settings)
+        self.topology = self.services.topology
+        self.engine = self.services.engine
         self.broker: EmbeddedBroker | None = None
         self.bootstrap = broker_address(settings.broker_url) if settings.broker_url else ""
         self.workers: list[subprocess.Popen[bytes]] = []
@@ -115,7 +115,7 @@ class Supervisor:
         self.start_broker()  # main thread on purpose: see streams.runtime.processes
         replayed = await asyncio.to_thread(replay_unprocessed, self.engine, self.topology, self.connection)
         self.workers = [self.spawn_worker(i) for i in range(settings.workers)]
-        runner = web.AppRunner(build_web_app(self.engine, self.is_ready, self.settings, lambda: self.lag), access_log=None)
+        runner = web.AppRunner(build_web_app(self.services, self.is_ready, lambda: self.lag), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, settings.web_host, settings.web_port)
         await site.start()
@@ -123,7 +123,7 @@ class Supervisor:
         url = f"http://{settings.web_host}:{port}/"
         self.runtime = {"pid": os.getpid(), "broker": self.bootstrap, "database": settings.database, "web_url": url,
                         "app_id": settings.app_id, "topic_prefix": settings.topic_prefix,
-                        "started_at": datetime.now(timezone.utc).isoformat()}
+                        "started_at": self.services.clock.now().isoformat()}
         self.write_runtime()
         print(f"safeguard pipeline up: dashboard {url}  broker {self.bootstrap}  database {settings.database}", flush=True)
         log.info("pipeline.up", web_url=url, broker=self.bootstrap, workers=settings.workers, replayed=replayed)
@@ -140,7 +140,7 @@ class Supervisor:
     async def publish_demo(self) -> None:
         from streams.runtime.demo import demo_phases
 
-        phases = demo_phases(self.topology)
+        phases = demo_phases(self.topology, self.services.clock.now())
         for phase in phases:
             await asyncio.to_thread(send_raw, phase, self.connection)
             await self.drain()

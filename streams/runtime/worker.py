@@ -14,6 +14,7 @@ import faust
 from streams.kafka import broker_quirks
 from streams.runtime import logs
 from streams.runtime.app import create_pipeline
+from streams.services import build_services
 from streams.settings import Settings
 
 
@@ -28,7 +29,7 @@ def main() -> None:
         sys.exit("SAFEGUARD_BROKER_URL is not set: workers are started by `safeguard up` or pointed at a broker")
     logs.configure(settings, process="worker")
     broker_quirks.shorten_fetch_wait(settings.consumer_fetch_max_wait_ms)
-    pipeline = create_pipeline(settings, broker_address(settings.broker_url))
+    pipeline = create_pipeline(build_services(settings), broker_address(settings.broker_url))
     make_worker(pipeline.app, settings).execute_from_commandline()
 
 

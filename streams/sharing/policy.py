@@ -19,9 +19,11 @@ from typing import Any, Protocol
 
 from schemas import Envelope, PersonRef
 from schemas.events import PpnSubmitted
+from sinks.contract import SINKS, PlannedDelivery
 from streams.identity.keys import children_of, person_key
 
-SINKS = ("childrens_services", "health", "education", "police", "audit", "alerts")
+RULE_KINDS = ("encompass_notice", "reconciliation_report")
+"""Rules the code must recognise are marked with one of these ``kind``s in the policy data."""
 DELIVERY_NAMESPACE = uuid.UUID("6f1c2f7e-3d7a-4c55-9a53-0b7f3c1d2e10")
 VOICE_LINE_MAX = 280
 
@@ -69,22 +71,7 @@ class Rule:
     per: str
     view: View
     when: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class PlannedDelivery:
-    """One delivery the policy allows, before it is written to its sink."""
-
-    delivery_id: str
-    sink: str
-    recipient: str
-    rule: str
-    policy_version: str
-    source_event_id: str
-    source_event_type: str
-    subject_key: str | None
-    content: dict[str, Any] = field(hash=False)
-    master_person_id: str | None = None  # set by the router from the identity index
+    kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +120,20 @@ class Policy:
         if "dead_letter_alert" not in operations:
             raise PolicyError("the policy must define [operations.dead_letter_alert]")
         return cls(version=version, rules=tuple(rules), digest=hashlib.sha256(text).hexdigest()[:16], operations=operations)
+
+    def rule_ids(self, kind: str) -> frozenset[str]:
+        """The ids of the rules marked ``kind`` (e.g. every rule that sends an Operation Encompass notice)."""
+        if kind not in RULE_KINDS:
+            raise PolicyError(f"unknown rule kind {kind!r}")
+        return frozenset(rule.id for rule in self.rules if rule.kind == kind)
+
+    @property
+    def encompass_notice_rules(self) -> frozenset[str]:
+        return self.rule_ids("encompass_notice")
+
+    @property
+    def reconciliation_report_rules(self) -> frozenset[str]:
+        return self.rule_ids("reconciliation_report")
 
     def rules_for(self, event_type: str) -> list[Rule]:
         return [rule for rule in self.rules if event_type in rule.event_types]
@@ -214,9 +215,12 @@ def _rule_from(spec: dict, views: dict[str, View], seen: set[str]) -> Rule:
     if spec.get("view") not in views:
         problems.append(f"unknown view {spec.get('view')!r}")
     problems += [f"unknown condition {c!r}" for c in spec.get("when", ()) if c not in CONDITIONS]
+    if spec.get("kind") is not None and spec["kind"] not in RULE_KINDS:
+        problems.append(f"unknown kind {spec['kind']!r} (known: {', '.join(RULE_KINDS)})")
     if problems:
         raise PolicyError(f"rule {rule_id}: " + "; ".join(problems))
-    return Rule(rule_id, types, spec["sink"], spec["recipient"], spec["per"], views[spec["view"]], tuple(spec.get("when", ())))
+    return Rule(rule_id, types, spec["sink"], spec["recipient"], spec["per"], views[spec["view"]], tuple(spec.get("when", ())),
+                spec.get("kind"))
 
 
 def _project(view: View, event: Envelope, event_data: dict, child: PersonRef | None, context: RoutingContext) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Operational figures read from the SQL store: counts and identifiers, never personal data.
 
-Inputs: the store engine (and, from the supervisor, consumer lag per partition). Outputs: a dict
-of figures for the dashboard, its live stream, ``/metrics`` and the CLI. Guarantee: read-only;
+Inputs: the store engine, the instant, the policy's reconciliation-report rules (and, from the
+supervisor, consumer lag per partition). Outputs: a dict of figures for the dashboard, its live
+stream, ``/metrics`` (``streams/web/metrics.py``) and the CLI. Guarantee: read-only;
 every figure is derived from keyed rows, so it never double-counts.
 """
 
@@ -9,15 +10,25 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from collections.abc import Collection
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, case, func
 from sqlmodel import Session, select
 
-from sinks.models import (DeadLetterRecord, Deadline, DeliveryRecord, EncompassNotice, IdentityChange, IdentityRecord,
-                          IdentityReview, IntakeEvent, RegisterFlag)
+from sinks.contract import SINKS
+from sinks.models import (
+    DeadLetterRecord,
+    Deadline,
+    DeliveryRecord,
+    EncompassNotice,
+    IdentityChange,
+    IdentityRecord,
+    IdentityReview,
+    IntakeEvent,
+    RegisterFlag,
+)
 from streams.encompass.notices import notice_status
-from streams.sharing.policy import SINKS
 
 TOP_REASONS = 5
 RATE_WINDOW = timedelta(seconds=60)
@@ -27,8 +38,7 @@ def _share(part: int | None, whole: int | None) -> float | None:
     return round((part or 0) / whole, 4) if whole else None
 
 
-def collect(engine: Engine, lag: dict[str, int] | None = None) -> dict:
-    now = datetime.now(timezone.utc)
+def collect(engine: Engine, now: datetime, report_rules: Collection[str], lag: dict[str, int] | None = None) -> dict:
     since = now - RATE_WINDOW
     with Session(engine) as session:
         intake = dict(session.exec(select(IntakeEvent.status, func.count()).group_by(IntakeEvent.status)).all())
@@ -60,7 +70,8 @@ def collect(engine: Engine, lag: dict[str, int] | None = None) -> dict:
         person_records = session.exec(select(func.count()).select_from(IdentityRecord)).one()
         master_persons = session.exec(select(func.count(func.distinct(IdentityRecord.person_id)))).one()
         reports = session.exec(select(DeliveryRecord.content_json).where(
-            DeliveryRecord.rule == "cpr_snapshot.alerts.reconciliation_report").order_by(DeliveryRecord.delivered_at.desc()).limit(20)).all()  # type: ignore[union-attr]
+            DeliveryRecord.rule.in_(list(report_rules)))  # type: ignore[attr-defined]
+            .order_by(DeliveryRecord.delivered_at.desc()).limit(20)).all()  # type: ignore[union-attr]
     latest_reports: dict[str, dict] = {}
     for content in reports:
         report = json.loads(content)["reconciliation_report"]
@@ -95,48 +106,3 @@ def collect(engine: Engine, lag: dict[str, int] | None = None) -> dict:
         "quality": {"ppns_with_voice_of_child": _share(voice_yes, voice_total),
                     "persons_with_language_preference": _share(with_language, persons)},
     }
-
-
-def prometheus_text(figures: dict) -> str:
-    """The figures in Prometheus text exposition format."""
-    def gauge(name: str, help_text: str, samples: list[tuple[dict[str, str], float | int | None]]) -> list[str]:
-        lines = [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
-        for labels, value in samples:
-            if value is None:
-                continue
-            rendered = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
-            lines.append(f"{name}{{{rendered}}} {value}" if rendered else f"{name} {value}")
-        return lines
-
-    lines = [
-        *gauge("safeguard_intake_events", "Events accepted on intake, by state.",
-               [({"state": "accepted"}, figures["intake"]["accepted"]), ({"state": "processed"}, figures["intake"]["processed"])]),
-        *gauge("safeguard_events_per_second", "Events accepted per second over the last minute, by topic.",
-               [({"topic": t}, v) for t, v in figures["rates"]["per_topic"].items()]),
-        *gauge("safeguard_consumer_lag", "Messages not yet committed, by topic and partition (true log end).",
-               [({"topic": k.rsplit(":", 1)[0], "partition": k.rsplit(":", 1)[1]}, v) for k, v in figures["lag"].items()]),
-        *gauge("safeguard_deliveries", "Deliveries recorded per sink.", [({"sink": s}, c) for s, c in figures["deliveries"].items()]),
-        *gauge("safeguard_dead_letters", "Inputs parked on dead-letter topics.", [({}, figures["dead_letters"]["total"])]),
-        *gauge("safeguard_register_active_flags", "Children currently flagged on the register.",
-               [({}, figures["register"]["active_flags"])]),
-        *gauge("safeguard_register_flags_with_nhs_number", "Flagged children whose record carries a valid NHS number.",
-               [({}, figures["register"]["with_valid_nhs_number"])]),
-        *gauge("safeguard_encompass_notices", "Operation Encompass notices by status.",
-               [({"status": k}, v) for k, v in figures["encompass"].items()]),
-        *gauge("safeguard_deadlines", "Watched deadlines by rule and status (open, met, breached, resolved).",
-               [({"rule": d["rule"], "status": d["status"]}, d["count"]) for d in figures["deadlines"]]),
-        *gauge("safeguard_identity_review_queue", "Person pairs waiting for an operator's decision.",
-               [({}, figures["identity"]["review_open"])]),
-        *gauge("safeguard_identity_master_persons", "Master persons in the index.", [({}, figures["identity"]["master_persons"])]),
-        *gauge("safeguard_identity_merges", "Person merges (automatic and confirmed), and un-merges.",
-               [({"kind": "merge"}, figures["identity"]["merges"]), ({"kind": "unmerge"}, figures["identity"]["unmerges"])]),
-        *gauge("safeguard_ppns_with_voice_of_child_ratio", "Share of PPNs recording the child's voice.",
-               [({}, figures["quality"]["ppns_with_voice_of_child"])]),
-        *gauge("safeguard_persons_with_language_preference_ratio", "Share of persons with a recorded language preference.",
-               [({}, figures["quality"]["persons_with_language_preference"])]),
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def _escape(value: str) -> str:
-    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.examples import example
+from tests.clock import clock_env, example
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 90.0
@@ -34,6 +34,7 @@ def cli(*args: str, data_dir: Path, check: bool = False, timeout: float = 120) -
 def _env() -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAFEGUARD_")}
     env["SAFEGUARD_LOG_JSON"] = "true"
+    env.update(clock_env())
     return env
 
 

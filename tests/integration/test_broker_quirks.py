@@ -111,9 +111,10 @@ class TestIdempotentProducers:
     def test_pipeline_app_is_at_least_once_with_short_session_timeout(self, tmp_path):
         """The Faust app uses at-least-once (no idempotent/transactional producer) and the ~10 s session timeout."""
         from streams.runtime.app import create_pipeline
+        from streams.services import build_services
         from streams.settings import Settings
 
-        pipeline = create_pipeline(Settings(_env_file=None, data_dir=tmp_path), "127.0.0.1:9")
+        pipeline = create_pipeline(build_services(Settings(_env_file=None, data_dir=tmp_path)), "127.0.0.1:9")
         assert pipeline.app.conf.processing_guarantee.value == "at_least_once"
         assert pipeline.app.conf.broker_session_timeout == 10.0
         assert pipeline.app.conf.broker_heartbeat_interval == 1.0

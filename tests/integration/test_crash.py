@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from kafka import KafkaProducer
@@ -25,12 +25,13 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import StaticPool
 
 from schemas import parse_event
-from schemas.examples import example
 from sinks.store import migrate
-from streams.kafka.broker_quirks import producer_settings
-from streams.runtime.demo import nhs_number
 from streams.identity.keys import partition_key
+from streams.kafka.broker_quirks import producer_settings
 from streams.kafka.topics import Topology
+from streams.runtime.demo import nhs_number
+from streams.services import build_services
+from tests.clock import TEST_CLOCK, example, now
 from tests.integration.conftest import Instance, wait_for
 from tests.unit.helpers import run
 
@@ -48,14 +49,14 @@ def steady_events(children: int, seed: int) -> tuple[list[dict], list[dict]]:
     routed before the rest is sent: which of two topics is read first is not ordered, and nothing
     here may depend on it, so that the reference run is the truth."""
     rng = random.Random(seed)
-    now = datetime.now(timezone.utc) - timedelta(minutes=30)
+    start = now() - timedelta(minutes=30)
     registrations, events = [], []
     for index in range(children):
         child = {"source_person_id": f"CRASH-{seed}-{index}", "given_names": GIVEN[index % len(GIVEN)],
                  "family_name": f"Prosser{index}", "date_of_birth": f"{2009 + index % 14}-0{1 + index % 9}-1{index % 9}",
                  "sex": "female" if index % 2 else "male", "nhs_number": nhs_number(rng),
                  "address": {"lines": [f"{index + 1} Heol y Castell"], "postcode": "LD1 5LG"}, "role": "subject"}
-        at = (now + timedelta(seconds=index)).isoformat()
+        at = (start + timedelta(seconds=index)).isoformat()
         episode = f"MISS-CRASH-{seed}-{index}"
         events.append(example("ppn.submitted", persons=[child], ppn_reference=f"PPN-CRASH-{seed}-{index}", occurred_at=at,
                               recorded_at=at))
@@ -67,11 +68,11 @@ def steady_events(children: int, seed: int) -> tuple[list[dict], list[dict]]:
     return registrations, events
 
 
-def reference(events: list[dict], policy, sinks, settings) -> tuple[Counter, dict[str, int]]:
+def reference(events: list[dict], settings) -> tuple[Counter, dict[str, int]]:
     """What a pipeline that never crashed delivers and stores for ``events``."""
     engine = create_engine("sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool)
     migrate(engine)
-    run(engine, policy, sinks, settings, events)
+    run(build_services(settings, engine=engine, clock=TEST_CLOCK), events)
     with engine.connect() as conn:
         return _deliveries(conn), _state(conn)
 
@@ -122,7 +123,7 @@ def test_random_kills_under_steady_load_lose_and_duplicate_nothing(tmp_path, pol
     rng = random.Random(seed)
     registrations, steady = steady_events(240 if LONG else 110, seed)
     events = registrations + steady
-    expected, expected_state = reference(events, policy, sinks, settings)
+    expected, expected_state = reference(events, settings)
     running = Instance(tmp_path / "var").start()
     db = running.data_dir / "safeguard.db"
 
@@ -176,7 +177,7 @@ def test_a_database_outage_stalls_then_recovers_without_loss(tmp_path, policy, s
     try:
         url = server.create_database("outage")
         registrations, events = steady_events(60, 7)  # no registrations: nothing depends on topic order
-        expected, expected_state = reference(events, policy, sinks, settings)
+        expected, expected_state = reference(events, settings)
         running = Instance(tmp_path / "var", extra_env={"SAFEGUARD_DATABASE_URL": url}).start()
         try:
             publisher = SteadyPublisher(running.runtime["broker"], events, rate=20)

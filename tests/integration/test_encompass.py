@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
-from schemas.examples import EXAMPLES, example
+from schemas.examples import EXAMPLES
+from tests.clock import at, example, now
 from tests.integration.conftest import Instance, cli, export, wait_for
 from tests.smtp import SmtpServer
 
@@ -60,7 +61,7 @@ class TestEncompass:
     def test_friday_night_incident_notifies_two_schools_by_email_and_inbox(self, encompass, smtp):
         """Friday 22:00, three children: two schools e-mailed with minimised content, home-educated child to children's services,
         each school reads and acknowledges only its own notice."""
-        friday = "2026-11-20T22:00:00+00:00"
+        friday = at("2026-11-20T22:00:00+00:00")
         event = example("domestic_abuse.reported", occurred_at=friday, attended_at=friday, recorded_at=friday,
                         children=[pupil("C1", "6662005"), pupil("C2", "8882040", given_names="Osian"),
                                   pupil("C3", None, home_educated=True, given_names="Ffion")])
@@ -76,7 +77,7 @@ class TestEncompass:
         ludlow = cli("token", "issue", "--org", "8882040", "--role", "school", data_dir=encompass.data_dir).stdout.strip()
         status, mine = request(f"{base}api/v1/schools/6662005/notices", cefnllys)
         assert status == 200 and [n["notice"]["child"]["given_names"] for n in mine["notices"]] == [CHILD["given_names"]]
-        assert mine["notices"][0]["notify_by"] == "2026-11-23T09:00:00+00:00"
+        assert mine["notices"][0]["notify_by"] == at("2026-11-23T09:00:00+00:00")
         assert request(f"{base}api/v1/schools/8882040/notices", cefnllys)[0] == 403
         assert request(f"{base}api/v1/schools/6662005/notices", None)[0] == 401
         their_id = request(f"{base}api/v1/schools/8882040/notices", ludlow)[1]["notices"][0]["notice_id"]
@@ -89,7 +90,7 @@ class TestEncompass:
 
     def test_unacknowledged_notice_escalates(self, encompass):
         """An incident two weeks ago whose notice nobody acknowledged alerts the police and the authority."""
-        when = (datetime.now(timezone.utc) - timedelta(days=14)).isoformat()
+        when = (now() - timedelta(days=14)).isoformat()
         event = example("domestic_abuse.reported", occurred_at=when, attended_at=when, recorded_at=when,
                         children=[pupil("C9", "6662005")])
         assert encompass.publish([event]).returncode == 0

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 from kafka import KafkaProducer
 
-from schemas.examples import example
+from tests.clock import example
 from tests.integration.conftest import cli, export, many_ppns, wait_for
 
 pytestmark = pytest.mark.integration

@@ -6,18 +6,18 @@ import os
 import signal
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
-from schemas.examples import example
+from tests.clock import example, now
 from tests.integration.conftest import Instance, export, wait_for
 
 pytestmark = pytest.mark.integration
 
 
 def ago(days: float) -> str:
-    return (datetime.now(timezone.utc) - timedelta(days=days)).isoformat()
+    return (now() - timedelta(days=days)).isoformat()
 
 
 def child(source_id: str, nhs: str) -> dict:

@@ -8,13 +8,15 @@ from sqlmodel import Session, select
 from schemas.examples import example
 from sinks.models import DeliveryRecord, IntakeEvent
 from streams.runtime.app import EXPECTED_AGENTS, create_pipeline
+from streams.services import build_services
 from streams.settings import Settings
 
 
 @pytest.fixture
-def pipeline(tmp_path):
+def pipeline(tmp_path, clock):
     settings = Settings(_env_file=None, data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'test.db'}")
-    pipeline = create_pipeline(settings, "127.0.0.1:9")  # never contacted: test_context runs without a broker
+    # The broker is never contacted: test_context runs without one.
+    pipeline = create_pipeline(build_services(settings, clock=clock), "127.0.0.1:9")
     pipeline.app.finalize()
     pipeline.app.conf.store = "memory://"
     return pipeline
@@ -63,7 +65,7 @@ class TestAgents:
 
 
 def _count(pipeline, model) -> int:
-    with Session(pipeline.engine) as session:
+    with Session(pipeline.services.engine) as session:
         return len(session.exec(select(model)).all())
 
 

@@ -9,8 +9,8 @@ from tests.unit.helpers import run
 
 
 @pytest.fixture
-def trail(engine, policy, sinks, settings):
-    run(engine, policy, sinks, settings, [example("domestic_abuse.reported"), example("ppn.submitted")])
+def trail(engine, services):
+    run(services, [example("domestic_abuse.reported"), example("ppn.submitted")])
     assert seal(engine) == 6
     return engine
 
@@ -21,10 +21,10 @@ def tamper(engine, statement: str) -> None:
 
 
 class TestAuditChain:
-    def test_sealed_trail_verifies_and_new_records_seal_onto_it(self, trail, policy, sinks, settings):
+    def test_sealed_trail_verifies_and_new_records_seal_onto_it(self, trail, services, policy, sinks, settings):
         """A sealed trail verifies; records written later are reported unsealed, then sealed onto the chain."""
         assert verify(trail).ok and verify(trail).sealed == 6
-        run(trail, policy, sinks, settings, [example("missing.reported")])
+        run(services, [example("missing.reported")])
         pending = verify(trail)
         assert pending.ok and pending.unsealed == 2
         assert seal(trail) == 2 and verify(trail).sealed == 8
@@ -56,9 +56,10 @@ class TestAuditChain:
 
     def test_a_rehashed_record_does_not_fool_verify(self, trail):
         """Editing a record and recomputing its own hash still breaks the next link."""
+        from sqlmodel import Session, select
+
         from sinks.audit_chain import record_hash
         from sinks.models import AuditRecord
-        from sqlmodel import Session, select
 
         with Session(trail) as session:
             record = session.exec(select(AuditRecord).where(AuditRecord.sequence == 2)).one()

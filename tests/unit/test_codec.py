@@ -2,10 +2,12 @@
 
 import json
 
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from schemas.examples import example
-from streams.kafka.codec import Accepted, DeadLetter, Origin, decode, dead_letter_payload
+from streams.kafka.codec import Accepted, DeadLetter, Origin, dead_letter_payload, decode
 
 ORIGIN = Origin("safeguarding.ppn", 2, 41, b"k")
 LIMIT = 1_048_576

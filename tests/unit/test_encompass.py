@@ -8,12 +8,12 @@ from sqlmodel import Session, select
 
 from schemas.examples import EXAMPLES, example
 from sinks.models import EncompassNotice
-from streams.encompass.notices import acknowledge, dispatch_emails, list_notices, render_email
-from streams.pipeline.units import fire_deadlines
+from streams.encompass.email import dispatch_emails, render_email
+from streams.encompass.notices import acknowledge, list_notices
 from streams.encompass.schools import load_directory, load_roll
-from streams.deadlines.watch import Watch, WatchRules
+from streams.services import build_email_sink
 from tests.smtp import SmtpServer
-from tests.unit.helpers import contents, deliveries, run
+from tests.unit.helpers import contents, deliveries, fire_at, run, with_settings
 
 FRIDAY_22 = "2026-11-20T22:00:00+00:00"
 CHILD = EXAMPLES["domestic_abuse.reported"]["children"][0]
@@ -33,8 +33,8 @@ def pupil(source_id: str, school: str | None, dob: str = "2016-05-14", **extra) 
 
 
 @pytest.fixture
-def watch(policy):
-    return Watch(WatchRules.load(), policy)
+def watch(services):
+    return services.watch
 
 
 def notices(engine) -> list[EncompassNotice]:
@@ -43,9 +43,9 @@ def notices(engine) -> list[EncompassNotice]:
 
 
 class TestNotices:
-    def test_friday_night_incident_three_children(self, engine, policy, sinks, settings):
+    def test_friday_night_incident_three_children(self, engine, policy, sinks, settings, services):
         """Two schools get a notice each, due 09:00 Monday; the home-educated child goes to children's services."""
-        run(engine, policy, sinks, settings, [incident([pupil("C1", "6662005"), pupil("C2", "8882040"),
+        run(services, [incident([pupil("C1", "6662005"), pupil("C2", "8882040"),
                                                         pupil("C3", None, home_educated=True)])])
         sent = sorted((d.recipient, d.subject_key) for d in deliveries(engine, "education"))
         assert sent == [("6662005", "src:DPP:C1"), ("8882040", "src:DPP:C2")]
@@ -55,97 +55,98 @@ class TestNotices:
         home = [c for c in contents(engine, "childrens_services") if c.get("why_not_school")]
         assert [c["why_not_school"] for c in home] == ["home_educated"]
 
-    def test_baby_goes_to_childrens_services_even_with_a_setting(self, engine, policy, sinks, settings):
+    def test_baby_goes_to_childrens_services_even_with_a_setting(self, engine, policy, sinks, settings, services):
         """A one-year-old is below early-years age: no school notice."""
-        run(engine, policy, sinks, settings, [incident([pupil("B1", "6662118", dob="2025-06-01")])])
+        run(services, [incident([pupil("B1", "6662118", dob="2025-06-01")])])
         assert deliveries(engine, "education") == []
         assert [c["why_not_school"] for c in contents(engine, "childrens_services") if "why_not_school" in c] == ["below_early_years_age"]
 
-    def test_school_comes_from_the_roll_by_upn_when_the_event_has_none(self, engine, policy, sinks, settings, tmp_path):
+    def test_school_comes_from_the_roll_by_upn_when_the_event_has_none(self, engine, policy, sinks, settings, tmp_path, services):
         """A child with a UPN on the roll is notified to the roll's school; a name match alone is never used."""
         roll = tmp_path / "roll.csv"
         roll.write_text("school_code,upn,nhs_number\n6664031,F801200100001,\n")
         assert load_roll(engine, roll) == (1, [])
-        run(engine, policy, sinks, settings, [incident([pupil("R1", None, upn="F801200100001"), pupil("R2", None)])])
+        run(services, [incident([pupil("R1", None, upn="F801200100001"), pupil("R2", None)])])
         [notice] = deliveries(engine, "education")
         assert notice.recipient == "6664031" and json.loads(notice.content_json)["school"]["code"] == "6664031"
 
-    def test_domestic_abuse_ppn_notifies_the_school_and_other_categories_do_not_by_default(self, engine, policy, sinks, settings):
+    def test_domestic_abuse_ppn_notifies_the_school_and_other_categories_do_not_by_default(self, engine, policy, sinks, settings, services):
         """A PPN of category domestic_abuse produces a notice; an exploitation PPN does not unless configured."""
-        run(engine, policy, sinks, settings, [example("ppn.submitted", category="domestic_abuse")])
-        run(engine, policy, sinks, settings, [example("ppn.submitted", category="exploitation", ppn_reference="PPN-EX")])
+        run(services, [example("ppn.submitted", category="domestic_abuse")])
+        run(services, [example("ppn.submitted", category="exploitation", ppn_reference="PPN-EX")])
         assert [d.rule for d in deliveries(engine, "education")] == ["ppn.education.encompass_notice"]
 
-    def test_wider_offences_extension(self, engine, policy, sinks, tmp_path):
+    def test_wider_offences_extension(self, engine, policy, sinks, tmp_path, services):
         """With exploitation configured as a wider offence, the pupil's school is told under the same minimisation."""
         from streams.settings import Settings
 
         wider = Settings(_env_file=None, data_dir=tmp_path, encompass_wider_categories=["exploitation"])
-        run(engine, policy, sinks, wider, [example("ppn.submitted", category="exploitation")])
+        run(with_settings(services, wider), [example("ppn.submitted", category="exploitation")])
         [notice] = deliveries(engine, "education")
         assert notice.rule == "ppn.education.wider_offence_notice"
         assert "summary" not in json.loads(notice.content_json) and "risk_level" not in json.loads(notice.content_json)
 
 
 class TestInboxAndEscalation:
-    def test_a_school_sees_and_acknowledges_only_its_own_notices(self, engine, policy, sinks, settings, watch):
+    def test_a_school_sees_and_acknowledges_only_its_own_notices(self, engine, policy, sinks, settings, watch, services, clock):
         """Listing is per school; acknowledging another school's notice is 404; acknowledging is idempotent."""
-        run(engine, policy, sinks, settings, [incident([pupil("C1", "6662005"), pupil("C2", "8882040")])])
-        mine = list_notices(engine, "6662005")
-        theirs = list_notices(engine, "8882040")
+        run(services, [incident([pupil("C1", "6662005"), pupil("C2", "8882040")])])
+        mine = list_notices(engine, "6662005", clock.now())
+        theirs = list_notices(engine, "8882040", clock.now())
         assert len(mine) == len(theirs) == 1 and mine[0]["notice"]["child"]["given_names"] == CHILD["given_names"]
-        assert acknowledge(engine, watch, sinks, "6662005", theirs[0]["notice_id"], "6662005")[0] == 404
-        assert acknowledge(engine, watch, sinks, "6662005", mine[0]["notice_id"], "6662005")[0] == 200
-        assert acknowledge(engine, watch, sinks, "6662005", mine[0]["notice_id"], "6662005")[0] == 200
-        assert list_notices(engine, "6662005")[0]["status"] == "acknowledged"
+        assert acknowledge(engine, watch, sinks, "6662005", theirs[0]["notice_id"], "6662005", clock.now())[0] == 404
+        assert acknowledge(engine, watch, sinks, "6662005", mine[0]["notice_id"], "6662005", clock.now())[0] == 200
+        assert acknowledge(engine, watch, sinks, "6662005", mine[0]["notice_id"], "6662005", clock.now())[0] == 200
+        assert list_notices(engine, "6662005", clock.now())[0]["status"] == "acknowledged"
 
-    def test_unacknowledged_notice_escalates_at_ten_and_a_late_acknowledgement_resolves(self, engine, policy, sinks, settings, watch):
+    def test_unacknowledged_notice_escalates_at_ten_and_a_late_acknowledgement_resolves(self, engine, policy, sinks, settings, watch, services, clock):
         """No acknowledgement by 10:00 Monday: police and the authority are alerted once; acknowledging later resolves it."""
-        run(engine, policy, sinks, settings, [incident([pupil("C1", "6662005")])])
-        assert fire_deadlines(engine, sinks, watch, datetime(2026, 11, 23, 9, 59, tzinfo=timezone.utc)) == 0
-        assert fire_deadlines(engine, sinks, watch, datetime(2026, 11, 23, 10, 1, tzinfo=timezone.utc)) == 2
-        assert fire_deadlines(engine, sinks, watch, datetime(2026, 11, 23, 11, 0, tzinfo=timezone.utc)) == 0
+        run(services, [incident([pupil("C1", "6662005")])])
+        assert fire_at(services, datetime(2026, 11, 23, 9, 59, tzinfo=timezone.utc)) == 0
+        assert fire_at(services, datetime(2026, 11, 23, 10, 1, tzinfo=timezone.utc)) == 2
+        assert fire_at(services, datetime(2026, 11, 23, 11, 0, tzinfo=timezone.utc)) == 0
         alerts = [json.loads(d.content_json) | {"to": d.recipient} for d in deliveries(engine, "alerts")]
         assert sorted(a["to"] for a in alerts) == ["DPP", "W06000023"]
         notice_id = notices(engine)[0].notice_id
-        acknowledge(engine, watch, sinks, "6662005", notice_id, "6662005")
+        acknowledge(engine, watch, sinks, "6662005", notice_id, "6662005", clock.now())
         statuses = sorted(json.loads(d.content_json)["status"] for d in deliveries(engine, "alerts"))
         assert statuses == ["breached", "breached", "resolved", "resolved"]
 
 
 class TestEmail:
-    def test_email_carries_the_minimised_notice_and_no_names_in_the_subject(self, engine, policy, sinks, settings, tmp_path):
+    def test_email_carries_the_minimised_notice_and_no_names_in_the_subject(self, engine, policy, sinks, settings, tmp_path, services, clock):
         """The DSL's e-mail holds the child's details and police contact, never adults, and a safe subject."""
         directory = tmp_path / "schools.csv"
         directory.write_text("school_code,name,local_authority_code,dsl_email\n6662005,Ysgol Cefnllys,W06000023,dsl@cefnllys.example\n")
         load_directory(engine, directory)
-        run(engine, policy, sinks, settings, [incident([pupil("C1", "6662005")], incident_reference="DA-1\r\nBcc: x@evil.example")])
+        run(services, [incident([pupil("C1", "6662005")], incident_reference="DA-1\r\nBcc: x@evil.example")])
         with SmtpServer() as smtp:
             configured = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_starttls": False})
-            assert dispatch_emails(engine, configured, policy, sinks, datetime.now(timezone.utc)) == 1
-            assert dispatch_emails(engine, configured, policy, sinks, datetime.now(timezone.utc)) == 0
+            email = build_email_sink(configured)
+            assert dispatch_emails(engine, email, configured, policy, sinks, clock.now()) == 1
+            assert dispatch_emails(engine, email, configured, policy, sinks, clock.now()) == 0
         [message] = smtp.handler.messages
         body = message.get_payload()
         assert message["To"] == "dsl@cefnllys.example" and "Bcc" not in message
         assert "\n" not in message["Subject"] and CHILD["given_names"] not in message["Subject"]
         assert CHILD["given_names"] in body and "Rhian" not in body and "Mark" not in body and "high" not in body
 
-    def test_refusing_server_is_retried_and_alerts_after_repeated_failure(self, engine, policy, sinks, settings, tmp_path):
+    def test_refusing_server_is_retried_and_alerts_after_repeated_failure(self, engine, policy, sinks, settings, tmp_path, services, clock):
         """Temporary refusals back off and retry; the third failure raises one alert; a later attempt succeeds."""
         from datetime import timedelta
 
         directory = tmp_path / "schools.csv"
         directory.write_text("school_code,name,dsl_email\n6662005,Ysgol Cefnllys,dsl@cefnllys.example\n")
         load_directory(engine, directory)
-        run(engine, policy, sinks, settings, [incident([pupil("C1", "6662005")])])
-        clock = datetime.now(timezone.utc)
+        run(services, [incident([pupil("C1", "6662005")])])
+        now = clock.now()
         with SmtpServer() as smtp:
             smtp.handler.refuse = 3
             configured = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_starttls": False,
                                                      "email_retry_first_seconds": 1})
             for _ in range(5):
-                dispatch_emails(engine, configured, policy, sinks, clock)
-                clock += timedelta(minutes=5)
+                dispatch_emails(engine, build_email_sink(configured), configured, policy, sinks, now)
+                now += timedelta(minutes=5)
         assert len(smtp.handler.messages) == 1
         [alert] = [json.loads(d.content_json) for d in deliveries(engine, "alerts")]
         assert "e-mail keeps failing" in alert["alert"]

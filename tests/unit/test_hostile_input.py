@@ -45,14 +45,14 @@ class TestMalformed:
 
 class TestInjection:
     @pytest.mark.parametrize("payload", INJECTIONS)
-    def test_injection_strings_are_data_not_commands(self, engine, policy, sinks, settings, payload):
+    def test_injection_strings_are_data_not_commands(self, engine, policy, sinks, settings, payload, services):
         """Injection strings in free-text fields are either refused or stored verbatim; every table survives."""
         event = example("ppn.submitted", summary=payload)
         event["persons"][0]["family_name"] = payload
         event["officer"]["station"] = payload
         outcome = decode(json.dumps(event).encode(), ORIGIN, max_bytes=LIMIT)
         assert isinstance(outcome, Accepted)
-        run(engine, policy, sinks, settings, [event])
+        run(services, [event])
         stored = contents(engine, "childrens_services")[0]
         assert stored["summary"] == payload and stored["persons"][0]["family_name"] == payload
         with Session(engine) as session:

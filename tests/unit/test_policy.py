@@ -4,9 +4,11 @@ import json
 import string
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
-from schemas.examples import example
+from schemas.examples import EXAMPLES_NOW, example
 from streams.sharing.policy import Policy, PolicyError
 from tests.unit.helpers import contents, run
 
@@ -36,13 +38,14 @@ class TestLoading:
 
     def test_delivery_ids_are_deterministic(self, policy, settings, engine):
         """Planning the same event twice gives the same delivery ids (what makes replays idempotent)."""
-        from schemas import parse_event
         from sqlmodel import Session
+
+        from schemas import parse_event
         from streams.register.state import StoreContext
 
         event = parse_event(example("domestic_abuse.reported"))
         with Session(engine) as session:
-            context = StoreContext(session, settings)
+            context = StoreContext(session, settings, EXAMPLES_NOW)
             first = [d.delivery_id for d in policy.plan(event, context)]
             second = [d.delivery_id for d in policy.plan(event, context)]
         assert first == second and len(set(first)) == len(first)
@@ -76,10 +79,10 @@ def incidents(draw):
 class TestMinimisation:
     @hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(incidents())
-    def test_no_forbidden_field_or_value_reaches_a_school(self, engine, policy, sinks, settings, generated):
+    def test_no_forbidden_field_or_value_reaches_a_school(self, engine, policy, sinks, settings, services, generated):
         """Over generated incidents, school notices carry only allowed fields and never adults, narrative or grade."""
         event, secrets = generated
-        run(engine, policy, sinks, settings, [event])
+        run(services, [event])
         allowed = {"occurred_at", "attended_at", "child", "school", "police_reference", "voice_of_child_line", "police_contact"}
         allowed_child = {"given_names", "family_name", "date_of_birth", "upn", "present_at_incident", "where_present"}
         for notice in contents(engine, "education"):

@@ -30,15 +30,15 @@ def snapshot(entries: list[dict], as_of: str = "2026-11-21T06:00:00+00:00") -> d
 
 
 class TestReconciliation:
-    def test_snapshot_corrects_exactly_the_differences(self, engine, policy, sinks, settings):
+    def test_snapshot_corrects_exactly_the_differences(self, engine, policy, sinks, settings, services):
         """Missing flag set, stale flag removed, differing categories updated; a matching entry untouched."""
-        run(engine, policy, sinks, settings, [
+        run(services, [
             register("LA-1", "9434765919", categories=["neglect"]),       # matches the snapshot
             register("LA-2", "4010232137", categories=["physical"]),      # snapshot says emotional
             register("LA-3", "9876543210", categories=["neglect"]),       # not in the snapshot: stale
         ])
         before = len(deliveries(engine))
-        run(engine, policy, sinks, settings, [snapshot([
+        run(services, [snapshot([
             {"child": child("LA-1", "9434765919"), "categories": ["neglect"]},
             {"child": child("LA-2", "4010232137"), "categories": ["emotional"]},
             {"child": child("LA-4", "9990000018"), "categories": ["sexual"], "registered_on": "2026-11-01"},  # missing
@@ -55,30 +55,30 @@ class TestReconciliation:
             active = {f.nhs_number for f in session.exec(select(RegisterFlag)) if f.active}
         assert active == {"9434765919", "4010232137", "9990000018"}
 
-    def test_snapshot_does_not_undo_a_change_made_after_it(self, engine, policy, sinks, settings):
+    def test_snapshot_does_not_undo_a_change_made_after_it(self, engine, policy, sinks, settings, services):
         """A registration recorded after the snapshot's as_of is reported, not removed."""
-        run(engine, policy, sinks, settings, [register("LA-9", "9434765919", occurred_at="2026-11-21T09:00:00+00:00")])
-        run(engine, policy, sinks, settings, [snapshot([], as_of="2026-11-21T06:00:00+00:00")])
+        run(services, [register("LA-9", "9434765919", occurred_at="2026-11-21T09:00:00+00:00")])
+        run(services, [snapshot([], as_of="2026-11-21T06:00:00+00:00")])
         [report] = [c["reconciliation_report"] for c in contents(engine, "alerts")]
         assert report["differences"] == 0 and report["changed_after_snapshot"] == ["nhs:9434765919"]
         assert [c["register_action"] for c in contents(engine, "health")] == ["set"]
 
-    def test_identical_snapshot_reports_no_difference(self, engine, policy, sinks, settings):
+    def test_identical_snapshot_reports_no_difference(self, engine, policy, sinks, settings, services):
         """A snapshot that matches produces a report saying so and no flag deliveries."""
-        run(engine, policy, sinks, settings, [register("LA-1", "9434765919", categories=["neglect"])])
-        run(engine, policy, sinks, settings, [snapshot([{"child": child("LA-1", "9434765919"), "categories": ["neglect"]}])])
+        run(services, [register("LA-1", "9434765919", categories=["neglect"])])
+        run(services, [snapshot([{"child": child("LA-1", "9434765919"), "categories": ["neglect"]}])])
         assert len(contents(engine, "health")) == 1
         assert contents(engine, "alerts")[0]["reconciliation_report"]["differences"] == 0
 
 
 class TestAccessHistory:
-    def test_only_the_25_most_recent_accesses_are_kept(self, engine, policy, sinks, settings):
+    def test_only_the_25_most_recent_accesses_are_kept(self, engine, policy, sinks, settings, services):
         """Thirty attendances of a flagged child leave the latest 25."""
-        run(engine, policy, sinks, settings, [example("cpr.registered")])
+        run(services, [example("cpr.registered")])
         start = datetime(2026, 11, 1, tzinfo=timezone.utc)
         visits = [example("unscheduled_care.attended", attendance_reference=f"ATT-{i}",
                           attended_at=(start + timedelta(hours=i)).isoformat()) for i in range(30)]
-        run(engine, policy, sinks, settings, visits)
+        run(services, visits)
         with Session(engine) as session:
             kept = sorted(a.access_id for a in session.exec(select(CareAccess)))
         assert len(kept) == 25 and "7A7:ATT-0" not in kept and "7A7:ATT-29" in kept
@@ -92,11 +92,11 @@ class TestUnbornAndTransfers:
         assert flag_is_live(flag, today=date(2026, 10, 20))
         assert not flag_is_live(flag, today=date(2026, 11, 2))
 
-    def test_transfer_to_another_authority_moves_the_flag(self, engine, policy, sinks, settings):
+    def test_transfer_to_another_authority_moves_the_flag(self, engine, policy, sinks, settings, services):
         """A registration by a second authority updates the child's flag to that authority."""
-        run(engine, policy, sinks, settings, [example("cpr.registered")])
+        run(services, [example("cpr.registered")])
         ceredigion = {"code": "W06000008", "name": "Ceredigion County Council", "office_phone": "01545 574000"}
-        run(engine, policy, sinks, settings, [example("cpr.registered", local_authority=ceredigion, sequence=5,
+        run(services, [example("cpr.registered", local_authority=ceredigion, sequence=5,
                                                       occurred_at="2026-11-19T09:00:00+00:00")])
         with Session(engine) as session:
             [flag] = session.exec(select(RegisterFlag)).all()
@@ -104,9 +104,9 @@ class TestUnbornAndTransfers:
 
 
 class TestDataQuality:
-    def test_registration_without_nhs_number_is_reported_to_the_authority(self, engine, policy, sinks, settings):
+    def test_registration_without_nhs_number_is_reported_to_the_authority(self, engine, policy, sinks, settings, services):
         """The local authority is told that health cannot see a flag with no NHS number."""
-        run(engine, policy, sinks, settings, [register("LA-7", None)])
+        run(services, [register("LA-7", None)])
         [alert] = deliveries(engine, "alerts")
         assert alert.recipient == "W06000023" and alert.rule == "cpr.alerts.no_nhs_number"
         assert "cannot see this flag" in json.loads(alert.content_json)["missing_nhs_number_alert"]

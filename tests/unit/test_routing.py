@@ -14,9 +14,9 @@ def rules(engine):
 
 
 class TestPpn:
-    def test_ppn_goes_in_full_to_childrens_services_and_in_summary_to_health(self, engine, policy, sinks, settings):
+    def test_ppn_goes_in_full_to_childrens_services_and_in_summary_to_health(self, engine, policy, sinks, settings, services):
         """A PPN: children's services get it all; health gets summary and child identity; schools nothing."""
-        run(engine, policy, sinks, settings, [example("ppn.submitted")])
+        run(services, [example("ppn.submitted")])
         assert rules(engine) == [("childrens_services", "ppn.childrens_services.full", "W06000023"),
                                  ("health", "ppn.health.summary", "7A7")]
         health = contents(engine, "health")[0]
@@ -26,9 +26,9 @@ class TestPpn:
 
 
 class TestDomesticAbuse:
-    def test_each_child_is_routed_by_school_and_age(self, engine, policy, sinks, settings):
+    def test_each_child_is_routed_by_school_and_age(self, engine, policy, sinks, settings, services):
         """Siân's school gets an Encompass notice; Dafydd (3, no school) goes to children's services and health visiting."""
-        run(engine, policy, sinks, settings, [example("domestic_abuse.reported")])
+        run(services, [example("domestic_abuse.reported")])
         assert rules(engine) == [
             ("childrens_services", "domestic_abuse.childrens_services.encompass_no_school", "W06000023"),
             ("childrens_services", "domestic_abuse.childrens_services.full", "W06000023"),
@@ -36,9 +36,9 @@ class TestDomesticAbuse:
             ("health", "domestic_abuse.health.health_visiting_under_5", "7A7"),
         ]
 
-    def test_encompass_notice_is_minimised(self, engine, policy, sinks, settings):
+    def test_encompass_notice_is_minimised(self, engine, policy, sinks, settings, services):
         """The school notice carries the child's details and police contact, never adults, narrative or risk grade."""
-        run(engine, policy, sinks, settings, [example("domestic_abuse.reported")])
+        run(services, [example("domestic_abuse.reported")])
         [notice] = contents(engine, "education")
         text = json.dumps(notice)
         assert notice["child"]["given_names"] == "Siân" and notice["child"]["upn"] == "F801200100001"
@@ -46,124 +46,124 @@ class TestDomesticAbuse:
         for forbidden in ("Rhian", "Mark", "Evans", "risk_level", "high", "adults", "nhs_number", "Dafydd", "address"):
             assert forbidden not in text
 
-    def test_home_educated_child_goes_to_childrens_services(self, engine, policy, sinks, settings):
+    def test_home_educated_child_goes_to_childrens_services(self, engine, policy, sinks, settings, services):
         """A home-educated child with a school on record still goes to children's services, not the school."""
         data = example("domestic_abuse.reported")
         data["children"][0]["home_educated"] = True
-        run(engine, policy, sinks, settings, [data])
+        run(services, [data])
         assert not deliveries(engine, "education")
         reasons = [c.get("why_not_school") for c in contents(engine, "childrens_services") if "why_not_school" in c]
         assert sorted(reasons) == ["home_educated", "no_known_school"]
 
 
 class TestRegister:
-    def test_registration_sets_flag_and_marker_and_deregistration_removes_them(self, engine, policy, sinks, settings):
+    def test_registration_sets_flag_and_marker_and_deregistration_removes_them(self, engine, policy, sinks, settings, services):
         """Register then de-register: health and police each receive set then remove."""
-        run(engine, policy, sinks, settings, [example("cpr.registered"), example("cpr.deregistered")])
+        run(services, [example("cpr.registered"), example("cpr.deregistered")])
         health = sorted(c["register_action"] for c in contents(engine, "health"))
         police = sorted(c["register_action"] for c in contents(engine, "police"))
         assert health == police == ["remove", "set"]
         assert not deliveries(engine, "education")
 
-    def test_stale_amendment_after_deregistration_does_not_resurrect_the_flag(self, engine, policy, sinks, settings):
+    def test_stale_amendment_after_deregistration_does_not_resurrect_the_flag(self, engine, policy, sinks, settings, services):
         """An older amendment arriving after the de-registration is not delivered and leaves the child unflagged."""
-        run(engine, policy, sinks, settings, [example("cpr.registered"), example("cpr.deregistered")])
-        run(engine, policy, sinks, settings, [example("cpr.amended")])  # sequence 2 < 3
+        run(services, [example("cpr.registered"), example("cpr.deregistered")])
+        run(services, [example("cpr.amended")])  # sequence 2 < 3
         assert sorted(c["register_action"] for c in contents(engine, "police")) == ["remove", "set"]
-        run(engine, policy, sinks, settings, [example("unscheduled_care.attended")])
+        run(services, [example("unscheduled_care.attended")])
         assert not [d for d in deliveries(engine) if d.source_event_type == "unscheduled_care.attended"]
 
-    def test_order_by_event_time_when_no_sequence(self, engine, policy, sinks, settings):
+    def test_order_by_event_time_when_no_sequence(self, engine, policy, sinks, settings, services):
         """Without sequences, an older event (by occurred_at) is stale."""
         registered = example("cpr.registered", sequence=None)
         deregistered = example("cpr.deregistered", sequence=None)
-        run(engine, policy, sinks, settings, [deregistered])
-        run(engine, policy, sinks, settings, [registered])  # occurred earlier than the de-registration
+        run(services, [deregistered])
+        run(services, [registered])  # occurred earlier than the de-registration
         assert [c["register_action"] for c in contents(engine, "health")] == ["remove"]
 
 
 class TestUnscheduledCare:
-    def test_flagged_child_attendance_notifies_key_worker(self, engine, policy, sinks, settings):
+    def test_flagged_child_attendance_notifies_key_worker(self, engine, policy, sinks, settings, services):
         """A flagged child's MIU attendance reaches children's services with the key worker, and health's history."""
-        run(engine, policy, sinks, settings, [example("cpr.registered")])
-        run(engine, policy, sinks, settings, [example("unscheduled_care.attended")])
+        run(services, [example("cpr.registered")])
+        run(services, [example("unscheduled_care.attended")])
         [notice] = [c for c in contents(engine, "childrens_services")]
         assert notice["register_key_worker"]["key_worker"]["name"] == "Gwenllian Price"
         assert notice["site"]["type"] == "MIU"
         assert any(d.rule == "unscheduled_care.health.access_history" for d in deliveries(engine, "health"))
 
-    def test_unflagged_child_attendance_discloses_nothing(self, engine, policy, sinks, settings):
+    def test_unflagged_child_attendance_discloses_nothing(self, engine, policy, sinks, settings, services):
         """An unflagged child's attendance is recorded on intake but delivered to nobody."""
-        taken, routed = run(engine, policy, sinks, settings, [example("unscheduled_care.attended")])
+        taken, routed = run(services, [example("unscheduled_care.attended")])
         assert routed.processed == 1 and deliveries(engine) == []
 
 
 class TestMissingAndOutcomes:
-    def test_care_provider_report_is_copied_to_police(self, engine, policy, sinks, settings):
+    def test_care_provider_report_is_copied_to_police(self, engine, policy, sinks, settings, services):
         """A missing report from a children's home goes to children's services and to police."""
-        run(engine, policy, sinks, settings, [example("missing.reported")])
+        run(services, [example("missing.reported")])
         assert {d.sink for d in deliveries(engine)} == {"childrens_services", "police"}
 
-    def test_police_report_is_not_copied_back_to_police(self, engine, policy, sinks, settings):
+    def test_police_report_is_not_copied_back_to_police(self, engine, policy, sinks, settings, services):
         """Police are the origin of their own missing report."""
         data = example("missing.reported", source=example("ppn.submitted")["source"])
-        run(engine, policy, sinks, settings, [data])
+        run(services, [data])
         assert {d.sink for d in deliveries(engine)} == {"childrens_services"}
 
-    def test_outcome_goes_back_to_the_referring_force(self, engine, policy, sinks, settings):
+    def test_outcome_goes_back_to_the_referring_force(self, engine, policy, sinks, settings, services):
         """The outcome of a PPN referral is delivered to the police force that made it."""
-        run(engine, policy, sinks, settings, [example("ppn.submitted")])
-        run(engine, policy, sinks, settings, [example("referral.outcome")])
+        run(services, [example("ppn.submitted")])
+        run(services, [example("referral.outcome")])
         [outcome] = [d for d in deliveries(engine, "police")]
         assert outcome.recipient == "DPP" and json.loads(outcome.content_json)["decision"] == "care_and_support_assessment"
 
-    def test_outcome_for_an_unknown_referral_raises_an_alert(self, engine, policy, sinks, settings):
+    def test_outcome_for_an_unknown_referral_raises_an_alert(self, engine, policy, sinks, settings, services):
         """An outcome nobody can be told about becomes an alert, not silence."""
-        run(engine, policy, sinks, settings, [example("referral.outcome", referral_reference="PPN-NOPE")])
+        run(services, [example("referral.outcome", referral_reference="PPN-NOPE")])
         [alert] = deliveries(engine, "alerts")
         assert alert.rule == "referral.alerts.unmatched_outcome"
 
 
 class TestIdempotence:
-    def test_same_event_twice_is_delivered_once(self, engine, policy, sinks, settings):
+    def test_same_event_twice_is_delivered_once(self, engine, policy, sinks, settings, services):
         """Publishing the same event again adds no delivery and no audit line."""
         event = example("domestic_abuse.reported")
-        run(engine, policy, sinks, settings, [event])
+        run(services, [event])
         first = sorted(d.delivery_id for d in deliveries(engine))
-        taken, routed = run(engine, policy, sinks, settings, [event, event])
+        taken, routed = run(services, [event, event])
         assert taken.duplicates == 2 and taken.forward == []
         assert sorted(d.delivery_id for d in deliveries(engine)) == first
         with Session(engine) as session:
             assert len(session.exec(select(AuditRecord)).all()) == len(first)
 
-    def test_redelivered_accepted_batch_is_skipped(self, engine, policy, sinks, settings):
+    def test_redelivered_accepted_batch_is_skipped(self, engine, policy, sinks, settings, services):
         """Routing the same accepted messages again (a crash before commit) writes nothing new."""
         from streams.kafka.codec import Origin
-        from streams.pipeline.units import route
+        from streams.pipeline.routing import route
 
         event = example("ppn.submitted")
-        taken, _ = run(engine, policy, sinks, settings, [event])
+        taken, _ = run(services, [event])
         count = len(deliveries(engine))
         with Session(engine) as session:
             payload = session.get(IntakeEvent, event["event_id"]).payload
-        again = route(engine, policy, settings, sinks, [(payload.encode(), Origin("safeguarding.accepted", 0, 0))])
+        again = route(services, [(payload.encode(), Origin("safeguarding.accepted", 0, 0))])
         assert again.skipped == 1 and len(deliveries(engine)) == count
 
-    def test_reused_event_id_with_different_content_is_parked(self, engine, policy, sinks, settings):
+    def test_reused_event_id_with_different_content_is_parked(self, engine, policy, sinks, settings, services):
         """An event id reused for different content is refused rather than silently dropped."""
         event = example("ppn.submitted")
-        run(engine, policy, sinks, settings, [event])
+        run(services, [event])
         changed = dict(event, summary="something else")
-        taken, _ = run(engine, policy, sinks, settings, [changed])
+        taken, _ = run(services, [changed])
         assert "already accepted with different content" in taken.dead_letters[0].reason
 
 
 class TestDeadLetters:
-    def test_broken_events_are_parked_and_operators_alerted_without_personal_data(self, engine, policy, sinks, settings):
+    def test_broken_events_are_parked_and_operators_alerted_without_personal_data(self, engine, policy, sinks, settings, services):
         """Each refused input is stored with its reason and raises an alert that carries no names."""
         bad = example("unscheduled_care.attended")
         bad["child"]["nhs_number"] = "9434765910"
-        taken, _ = run(engine, policy, sinks, settings, [bad, b"{not json", example("missing.reported", risk_level="low")])
+        taken, _ = run(services, [bad, b"{not json", example("missing.reported", risk_level="low")])
         assert len(taken.dead_letters) == 3
         with Session(engine) as session:
             parked = session.exec(select(DeadLetterRecord)).all()

@@ -7,18 +7,19 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from dataclasses import replace
 
 import pytest
 from sqlmodel import Session
 
 from schemas.examples import example
-from sinks.destinations import build_sinks
 from sinks.store import make_engine
-from streams.kafka.codec import Origin
-from streams.pipeline.units import intake, route
 from streams.identity.index import IdentityIndex
-from streams.kafka.topics import Topology
-from tests.unit.helpers import deliveries
+from streams.kafka.codec import Origin
+from streams.pipeline.intake import intake
+from streams.pipeline.routing import route
+from streams.services import Services, build_services
+from tests.unit.helpers import another_index, deliveries
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
@@ -35,8 +36,8 @@ def shared_engine(request, tmp_path):
 class PausedBeforeCommit(IdentityIndex):
     """A worker whose routing unit of work stops, lock held, just before it would commit."""
 
-    def __init__(self, policy) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(policy)
+    def __init__(self, services: Services) -> None:
+        super().__init__(services.policy, services.audit, services.clock)
         self.paused, self.resume = threading.Event(), threading.Event()
 
     def finish(self, session: Session) -> None:
@@ -45,37 +46,35 @@ class PausedBeforeCommit(IdentityIndex):
         assert self.resume.wait(30)
 
 
-def accepted(engine, policy, sinks, settings, event: dict) -> list[tuple[bytes, Origin]]:
+def accepted(services: Services, event: dict) -> list[tuple[bytes, Origin]]:
     """``event`` through intake: what the router would consume."""
-    topology = Topology.from_settings(settings)
-    allowed = {spec.name: spec.event_types for spec in topology.inbound}
-    taken = intake(engine, policy, settings, sinks, [(json.dumps(event).encode(), Origin(
-        topology.topic_for(event["event_type"]).name, 0, 0))], allowed)
+    topology = services.topology
+    taken = intake(services, [(json.dumps(event).encode(), Origin(topology.topic_for(event["event_type"]).name, 0, 0))])
     return [(value, Origin(topology.accepted.name, 0, 0)) for _key, value in taken.forward]
 
 
-def test_an_outcome_routed_while_its_referral_is_being_routed_still_reaches_the_referrer(shared_engine, policy, settings):
-    sinks = build_sinks(policy)
+def test_an_outcome_routed_while_its_referral_is_being_routed_still_reaches_the_referrer(shared_engine, settings, clock):
+    services = build_services(settings, engine=shared_engine, clock=clock)
     ppn, outcome = example("ppn.submitted"), example("referral.outcome")
     assert "child" not in outcome  # keyed by its organisation: another partition, possibly another worker
-    ppn_messages = accepted(shared_engine, policy, sinks, settings, ppn)
-    outcome_messages = accepted(shared_engine, policy, sinks, settings, outcome)
+    ppn_messages = accepted(services, ppn)
+    outcome_messages = accepted(services, outcome)
 
-    worker_a = PausedBeforeCommit(policy)
-    routing_ppn = threading.Thread(target=route, args=(shared_engine, policy, settings, sinks, ppn_messages),
-                                   kwargs={"identity": worker_a})
+    worker_a = replace(services, identity=PausedBeforeCommit(services))
+    worker_b = replace(services, identity=another_index(services))
+    routing_ppn = threading.Thread(target=route, args=(worker_a, ppn_messages))
     routing_ppn.start()
-    assert worker_a.paused.wait(30)
+    assert worker_a.identity.paused.wait(30)
     outcome_routed = threading.Event()
 
     def route_outcome() -> None:
-        route(shared_engine, policy, settings, sinks, outcome_messages, identity=IdentityIndex(policy))
+        route(worker_b, outcome_messages)
         outcome_routed.set()
 
     routing_outcome = threading.Thread(target=route_outcome)
     routing_outcome.start()
     assert not outcome_routed.wait(1.0), "worker B routed while worker A's unit of work was open"
-    worker_a.resume.set()
+    worker_a.identity.resume.set()
     routing_ppn.join(30)
     routing_outcome.join(30)
     assert outcome_routed.is_set()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from sinks.store import make_engine
-from streams.web import tokens
+from schemas.examples import EXAMPLES_NOW
+from streams.access import tokens
+from streams.clock import FixedClock
+from streams.services import build_services
 from streams.settings import Settings
 from streams.web.app import build_web_app
 
@@ -14,10 +16,9 @@ from streams.web.app import build_web_app
 @pytest.fixture
 def served(tmp_path):
     def make(host: str) -> tuple[TestClient, object]:
-        settings = Settings(_env_file=None, data_dir=tmp_path, web_host=host)
-        engine = make_engine(settings.database)
-        app = build_web_app(engine, lambda: (True, "ok"), settings, lambda: {"safeguarding.ppn:0": 4})
-        return TestClient(TestServer(app)), engine
+        services = build_services(Settings(_env_file=None, data_dir=tmp_path, web_host=host), clock=FixedClock(EXAMPLES_NOW))
+        app = build_web_app(services, lambda: (True, "ok"), lambda: {"safeguarding.ppn:0": 4})
+        return TestClient(TestServer(app)), services.engine
     return make
 
 
@@ -33,8 +34,8 @@ class TestOperatorAccess:
     async def test_exposed_dashboard_needs_an_operator_token(self, served):
         """Off loopback: the page redirects to sign-in, figures are 401, a school token is not enough, an operator's is."""
         client, engine = served("0.0.0.0")
-        operator = tokens.issue(engine, "OPS", "operator")[1]
-        school = tokens.issue(engine, "6662005", "school")[1]
+        operator = tokens.issue(engine, "OPS", "operator", EXAMPLES_NOW)[1]
+        school = tokens.issue(engine, "6662005", "school", EXAMPLES_NOW)[1]
         async with client:
             assert (await client.get("/", allow_redirects=False)).headers["Location"] == "/login"
             assert (await client.get("/api/v1/summary")).status == 401
@@ -57,7 +58,7 @@ class TestOperatorAccess:
     async def test_unknown_dead_letter_and_record_answers(self, served):
         """A missing dead letter is 404; a record without the record_viewer role is 401/403."""
         client, engine = served("127.0.0.1")
-        operator = tokens.issue(engine, "OPS", "operator")[1]
+        operator = tokens.issue(engine, "OPS", "operator", EXAMPLES_NOW)[1]
         async with client:
             assert (await client.get("/api/v1/dead-letters/nope")).status == 404
             assert (await client.get("/api/v1/records/deliveries/x")).status == 401

@@ -6,8 +6,8 @@ import logging
 
 import faust
 
-from streams.settings import Settings
 from streams.runtime.worker import broker_address, make_worker
+from streams.settings import Settings
 
 
 def test_root_logger_is_not_lowered_to_debug_by_the_worker():

@@ -13,19 +13,19 @@ import time
 
 import structlog
 
-from streams.runtime.agents import raw_messages
 from streams.kafka.codec import dead_letter_payload
-from streams.pipeline.units import intake
+from streams.pipeline.intake import intake
+from streams.runtime.agents import raw_messages
 from streams.runtime.retry import until_done
 
 log = structlog.get_logger("safeguard.intake")
 
 
 def register(pipeline) -> None:  # type: ignore[no-untyped-def]
-    app, topology, settings = pipeline.app, pipeline.topology, pipeline.settings
+    app, services = pipeline.app, pipeline.services
+    topology, settings = services.topology, services.settings
     inbound = app.topic(*(spec.name for spec in topology.inbound), value_serializer="raw", key_serializer="raw")
     accepted = app.topic(topology.accepted.name, value_serializer="raw", key_serializer="raw")
-    allowed = {spec.name: spec.event_types for spec in topology.inbound}
     dead_letter_topics = {spec.name: app.topic(spec.dead_letter, value_serializer="raw", key_serializer="raw")
                           for spec in topology.inbound}
 
@@ -34,8 +34,7 @@ def register(pipeline) -> None:  # type: ignore[no-untyped-def]
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within_seconds):
             started = time.perf_counter()
             messages = raw_messages(events)
-            result = await until_done("intake", intake, pipeline.engine, pipeline.policy, settings, pipeline.sinks,
-                                      messages, allowed)
+            result = await until_done("intake", intake, services, messages)
             sends = [await accepted.send(key=key, value=value) for key, value in result.forward]
             for letter in result.dead_letters:
                 sends.append(await dead_letter_topics[letter.origin.topic].send(

@@ -13,16 +13,17 @@ import time
 
 import structlog
 
-from streams.runtime.agents import raw_messages
 from streams.kafka.codec import dead_letter_payload
-from streams.pipeline.units import route
+from streams.pipeline.routing import route
+from streams.runtime.agents import raw_messages
 from streams.runtime.retry import until_done
 
 log = structlog.get_logger("safeguard.router")
 
 
 def register(pipeline) -> None:  # type: ignore[no-untyped-def]
-    app, topology, settings = pipeline.app, pipeline.topology, pipeline.settings
+    app, services = pipeline.app, pipeline.services
+    topology, settings = services.topology, services.settings
     accepted = app.topic(topology.accepted.name, value_serializer="raw", key_serializer="raw")
     parked_topic = app.topic(topology.accepted.dead_letter, value_serializer="raw", key_serializer="raw")
 
@@ -31,8 +32,7 @@ def register(pipeline) -> None:  # type: ignore[no-untyped-def]
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within_seconds):
             started = time.perf_counter()
             messages = raw_messages(events)
-            result = await until_done("route", route, pipeline.engine, pipeline.policy, settings, pipeline.sinks, messages,
-                                      pipeline.watch, pipeline.calendars, pipeline.identity)
+            result = await until_done("route", route, services, messages)
             sends = [await parked_topic.send(key=letter.dead_letter_id.encode(), value=dead_letter_payload(letter))
                      for letter in result.parked]
             await asyncio.gather(*sends)

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
@@ -35,7 +35,7 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue(engine: Engine, organisation_code: str, role: str) -> tuple[str, str]:
+def issue(engine: Engine, organisation_code: str, role: str, now: datetime) -> tuple[str, str]:
     """Create a token; returns (token_id, token). The token is shown once and not kept."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
@@ -45,19 +45,19 @@ def issue(engine: Engine, organisation_code: str, role: str) -> tuple[str, str]:
     hashed = digest(token)
     with Session(engine) as session:
         session.add(ApiToken(token_id=hashed[:12], token_sha256=hashed, organisation_code=organisation_code.strip(),
-                             role=role, issued_at=datetime.now(timezone.utc)))
+                             role=role, issued_at=now))
         session.commit()
     return hashed[:12], token
 
 
-def revoke(engine: Engine, token_id_or_token: str) -> int:
+def revoke(engine: Engine, token_id_or_token: str, now: datetime) -> int:
     """Revoke by token id or by the token itself; returns how many were revoked."""
     key = token_id_or_token.strip()
     with Session(engine) as session:
         rows = session.exec(select(ApiToken).where(
             (ApiToken.token_id == key) | (ApiToken.token_sha256 == digest(key)), ApiToken.revoked_at == None)).all()  # noqa: E711
         for row in rows:
-            row.revoked_at = datetime.now(timezone.utc)
+            row.revoked_at = now
             session.add(row)
         session.commit()
     return len(rows)

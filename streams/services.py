@@ -1,0 +1,77 @@
+"""Services built once: settings in; the clock, store, sharing policy, sinks, deadline watch, school
+calendars, identity index and topology out.
+
+Inputs: ``Settings`` (and, for tests, a clock, an engine or sinks to use instead of the configured
+ones). Outputs: ``Services``, handed to the worker, the web app, the command line and the tests,
+which all run on the same objects built the same way. Guarantee: one clock for everything built
+here; the sinks guard exactly what the policy allows them; nothing here touches the broker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from sinks.audit import AuditSink
+from sinks.contract import DELIVERY_SINKS, GuardedSink
+from sinks.email import SmtpSink
+from sinks.sql import SqlDeliverySink
+from sinks.store import make_engine
+from streams.clock import Clock
+from streams.deadlines.school_calendar import Calendars
+from streams.deadlines.watch import Watch, WatchRules
+from streams.identity.index import IdentityIndex
+from streams.kafka.topics import Topology
+from streams.settings import Settings
+from streams.sharing.policy import Policy
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    policy: Policy
+    sinks: dict[str, GuardedSink]  # delivery sinks by name (each writes its audit lines too)
+    audit: AuditSink
+    email: SmtpSink | None  # None: no SMTP server configured, notices wait in the school inbox
+    watch: Watch
+    calendars: Calendars
+    identity: IdentityIndex
+    topology: Topology
+
+
+def build_services(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None,
+                   sinks: dict[str, GuardedSink] | None = None) -> Services:
+    """Everything the units of work, the web app and the command line need, from one settings object."""
+    clock = clock or clock_for(settings)
+    policy = Policy.load(settings.policy_file)
+    audit = AuditSink()
+    return Services(
+        settings=settings, clock=clock, engine=engine or make_engine(settings.database), policy=policy,
+        sinks=sinks or build_delivery_sinks(policy, audit), audit=audit, email=build_email_sink(settings),
+        watch=Watch(WatchRules.load(settings.watch_rules_file), policy, clock),
+        calendars=Calendars(settings.school_calendars_file),
+        identity=IdentityIndex(policy, audit, clock, settings.identity_match_threshold),
+        topology=Topology.from_settings(settings),
+    )
+
+
+def clock_for(settings: Settings) -> Clock:
+    """The clock every process built from ``settings`` shares (the system clock, shifted by the offset)."""
+    return Clock(timedelta(seconds=settings.clock_offset_seconds))
+
+
+def build_delivery_sinks(policy: Policy, audit: AuditSink) -> dict[str, GuardedSink]:
+    """One SQL sink per destination, each guarding the union of the policy's views for it."""
+    return {name: SqlDeliverySink(name, policy.allowed_keys(name), audit) for name in DELIVERY_SINKS}
+
+
+def build_email_sink(settings: Settings) -> SmtpSink | None:
+    if not settings.smtp_host:
+        return None
+    return SmtpSink(settings.smtp_host, settings.smtp_port, settings.smtp_starttls, settings.smtp_username,
+                    settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+                    retry_after_seconds=settings.email_retry_first_seconds)
