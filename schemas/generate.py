@@ -5,7 +5,8 @@ Outputs: ``schemas/jsonschema/<event_type>.json`` per event type (self-contained
 their own ``$defs``) and ``schemas/asyncapi.json`` (the definitions moved to ``components/schemas``,
 see ``schemas.components``, so every ``$ref`` resolves from the document root).
 Guarantee: deterministic output, so ``tests/unit/test_contract_files.py`` fails whenever the
-committed copies are stale. Run ``make schemas`` (``python -m schemas.generate``) after a change.
+committed copies are stale, and ``tests/unit/test_asyncapi_parser.py`` checks the AsyncAPI document
+with the AsyncAPI parser. Run ``make schemas`` (``python -m schemas.generate``) after a change.
 """
 
 from __future__ import annotations
