@@ -1,9 +1,12 @@
 """Generates the committed contract files from the pydantic models.
 
 Inputs: the event models (``schemas.events``) and topic declarations (``streams.kafka.topics``).
-Outputs: ``schemas/jsonschema/<event_type>.json`` per event type and ``schemas/asyncapi.json``.
+Outputs: ``schemas/jsonschema/<event_type>.json`` per event type (self-contained: definitions under
+their own ``$defs``) and ``schemas/asyncapi.json`` (the definitions moved to ``components/schemas``,
+see ``schemas.components``, so every ``$ref`` resolves from the document root).
 Guarantee: deterministic output, so ``tests/unit/test_contract_files.py`` fails whenever the
-committed copies are stale. Run ``make schemas`` (``python -m schemas.generate``) after a change.
+committed copies are stale, and ``tests/unit/test_asyncapi_parser.py`` checks the AsyncAPI document
+with the AsyncAPI parser. Run ``make schemas`` (``python -m schemas.generate``) after a change.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from schemas.components import hoist_defs
 from schemas.events import EVENT_MODELS
 from schemas.examples import EXAMPLES
 
@@ -31,13 +35,22 @@ def json_schemas() -> dict[str, dict]:
     return out
 
 
+def message_key(event_type: str) -> str:
+    """The AsyncAPI key of an event type's message (``ppn.submitted`` -> ``ppn_submitted``)."""
+    return event_type.replace(".", "_")
+
+
 def asyncapi() -> dict:
     """AsyncAPI 3.0 description of the inbound topics and their messages."""
     from streams.settings import Settings
     from streams.kafka.topics import Topology
 
     topology = Topology.from_settings(Settings(_env_file=None))  # defaults, not this machine's environment
-    schemas = json_schemas()
+    # A payload is not the document root, so its own "#/$defs/..." would not resolve: hoist them.
+    # "$id" goes too: inside a payload it would make "#/components/..." resolve against the payload.
+    payloads, component_schemas = hoist_defs({
+        message_key(event_type): {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
+        for event_type, schema in json_schemas().items()})
     channels, operations, messages = {}, {}, {}
     for spec in topology.inbound:
         channel_id = spec.name.replace(".", "_").replace("-", "_")
@@ -45,17 +58,15 @@ def asyncapi() -> dict:
             "address": spec.name,
             "description": f"{spec.description} Key: the child's key (nhs:<NHS number> or src:<organisation code>:<person id>). "
                            f"Refused messages are parked on {spec.dead_letter}.",
-            "messages": {t.replace(".", "_"): {"$ref": f"#/components/messages/{t.replace('.', '_')}"} for t in spec.event_types},
+            "messages": {message_key(t): {"$ref": f"#/components/messages/{message_key(t)}"} for t in spec.event_types},
         }
         operations[f"publish_{channel_id}"] = {"action": "send", "channel": {"$ref": f"#/channels/{channel_id}"},
                                                "summary": f"Producers publish {', '.join(spec.event_types)} here (acks=all)."}
         for event_type in spec.event_types:
-            schema = dict(schemas[event_type])
-            schema.pop("$schema", None)
-            messages[event_type.replace(".", "_")] = {
+            messages[message_key(event_type)] = {
                 "name": event_type, "title": EVENT_MODELS[event_type].__name__, "contentType": "application/json",
                 "summary": (EVENT_MODELS[event_type].__doc__ or "").strip().splitlines()[0],
-                "payload": schema,
+                "payload": payloads[message_key(event_type)],
             }
     return {
         "asyncapi": "3.0.0",
@@ -64,7 +75,7 @@ def asyncapi() -> dict:
         "defaultContentType": "application/json",
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages},
+        "components": {"messages": messages, "schemas": component_schemas},
     }
 
 
