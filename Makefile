@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: up test unit integration schemas bench-identity clean
+.PHONY: up test test-year-ahead unit integration schemas bench-identity clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ up: $(STAMP)
 test: $(STAMP)
 	./deploy/install-browser.sh
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# The whole suite with every integration instance's clock (and the tests' own) 52 weeks ahead.
+test-year-ahead: $(STAMP)
+	./deploy/install-browser.sh
+	SAFEGUARD_TEST_WEEKS_AHEAD=52 $(BIN)/python -m pytest -q -p no:cacheprovider
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not integration"

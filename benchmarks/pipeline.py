@@ -12,7 +12,10 @@ it publishes ``--events`` distinct PPNs (distinct children) at once and times un
 routed and delivered, then publishes ``--latency-events`` paced at ``--rate``/s and reports publish ->
 children's-services delivery p50/p95/p99, worker CPU seconds and peak resident memory.
 ``--backfill N`` also times a backlog of N events published at once to a fresh instance (a backfill).
-Figures depend on the machine; the README records those measured here.
+(d) compares, on one instance, a burst of fresh PPNs with a burst dated ``--past-days`` ago (every
+deadline they open is already due, as in a replay or a producer's backlog). Events are dated relative
+to the clock's now (never to a fixed calendar date). Figures depend on the machine; the README records
+those measured here.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -41,19 +44,22 @@ from schemas import parse_event
 from schemas.examples import example
 from streams.kafka.broker_quirks import producer_settings
 from streams.kafka.embedded_broker import EmbeddedBroker
+from streams.clock import Clock
 from streams.identity.keys import partition_key
 
-def make_events(count: int, tag: str) -> list[tuple[str, bytes, bytes]]:
+def make_events(count: int, tag: str, age: timedelta = timedelta(0)) -> list[tuple[str, bytes, bytes]]:
     """PPNs about ``count`` distinct synthetic children (``benchmarks.synthetic_people``: common Welsh and
     English names, siblings and twins at one address), each named by one police record without an NHS
-    number, so the identity index does its full blocking and scoring work. The same tag gives the same events."""
+    number, so the identity index does its full blocking and scoring work; recorded ``age`` before the
+    clock's now (a few hours at most when ``age`` is zero). The same tag gives the same children."""
+    now = Clock().now() - age
     rng = random.Random(tag)
     children: list[dict] = []
     while len(children) < count:
         children += [p for p in make_people(rng, 2 * (count - len(children)) + 10) if p["dob"].year >= 2009]
     out = []
     for index, person in enumerate(children[:count]):
-        event = example("ppn.submitted", ppn_reference=f"PPN-{tag}-{index:07d}")
+        event = example("ppn.submitted", now=now, ppn_reference=f"PPN-{tag}-{index:07d}")
         child = {k: v for k, v in event["persons"][0].items() if k != "nhs_number"}
         child.update(source_person_id=f"{tag}-{index}", given_names=person["given"], family_name=person["family"],
                      date_of_birth=person["dob"].isoformat(),
@@ -249,6 +255,25 @@ def measure(label: str, workers: int, database: str | None, events: int, rate: f
         running.stop()
 
 
+def dated_bursts(workers: int, events: int, past_days: int) -> tuple[float, float]:
+    """(fresh, past-dated) events/s on one instance: a burst of fresh PPNs, then one dated ``past_days`` ago."""
+    running = Running(workers, None)
+    try:
+        warm = make_events(200, f"dwarm{workers}")
+        running.publish(warm)
+        running.wait_processed(len(warm))
+        done, rates = len(warm), []
+        for tag, age in (("fresh", timedelta(0)), ("past", timedelta(days=past_days))):
+            burst = make_events(events, f"{tag}{workers}", age)
+            start = time.monotonic()
+            running.publish(burst)
+            done += len(burst)
+            rates.append(len(burst) / (running.wait_processed(done) - start))
+        return rates[0], rates[1]
+    finally:
+        running.stop()
+
+
 def backfill(count: int, database: str | None, workers: int = 1) -> tuple[int, float]:
     """``count`` events published at once to a fresh instance: seconds until all are delivered."""
     running = Running(workers, database)
@@ -285,6 +310,7 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="also on a throw-away PostgreSQL 15 server")
     parser.add_argument("--backfill", type=int, default=0, help="also time a backlog of this many events")
     parser.add_argument("--backfill-workers", type=int, default=1, help="workers for the backfill")
+    parser.add_argument("--past-days", type=int, default=30, help="(d): how old the past-dated burst is (0: skip (d))")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",") if int(n) > 0]
 
@@ -314,6 +340,11 @@ def main() -> None:
                 rows.append(figures)
                 print(f"{figures.label:<34}{figures.throughput:>9,.0f}{figures.throughput / raw:>8.2f}{figures.p50:>8,.0f}"
                       f"{figures.p95:>8,.0f}{figures.p99:>8,.0f}{figures.cpu:>7,.0f}{figures.peak_mib:>9,}", flush=True)
+        if args.past_days:
+            for workers in counts:
+                fresh, past = dated_bursts(workers, args.events, args.past_days)
+                print(f"(d) SQLite, {workers} worker(s): fresh burst {fresh:,.0f} events/s, burst dated {args.past_days} days ago"
+                      f" (every deadline already due) {past:,.0f} events/s ({past / fresh:.2f} of fresh)", flush=True)
         if args.backfill:
             count, seconds = backfill(args.backfill, None, args.backfill_workers)
             print(f"backfill: {count:,} PPNs on SQLite with {args.backfill_workers} worker(s) delivered in {seconds:,.0f} s"

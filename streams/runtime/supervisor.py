@@ -28,7 +28,7 @@ from streams.kafka.connection import KafkaConnection
 from streams.kafka.embedded_broker import EmbeddedBroker
 from streams.kafka.publisher import send_raw
 from streams.kafka.topics import Topology
-from streams.runtime.processes import die_with_parent
+from streams.processes import die_with_parent
 from streams.runtime.worker import broker_address
 from streams.services import build_services
 from streams.settings import Settings
@@ -112,7 +112,7 @@ class Supervisor:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if read_runtime(settings):
             raise SystemExit(f"a pipeline is already running with data directory {settings.data_dir}; stop it or use --data-dir")
-        self.start_broker()  # main thread on purpose: see streams.runtime.processes
+        self.start_broker()  # main thread on purpose: see streams.processes
         replayed = await asyncio.to_thread(replay_unprocessed, self.engine, self.topology, self.connection)
         self.workers = [self.spawn_worker(i) for i in range(settings.workers)]
         runner = web.AppRunner(build_web_app(self.services, self.is_ready, lambda: self.lag), access_log=None)

@@ -22,10 +22,11 @@ ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 90.0
 
 
-def cli(*args: str, data_dir: Path, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess:
+def cli(*args: str, data_dir: Path, check: bool = False, timeout: float = 120,
+        extra_env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the `safeguard` command line as an outside user would."""
     result = subprocess.run([sys.executable, "-m", "streams.cli", *args, "--data-dir", str(data_dir)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=timeout, env=_env())
+                            capture_output=True, text=True, timeout=timeout, env={**_env(), **(extra_env or {})})
     if check and result.returncode != 0:
         raise AssertionError(f"safeguard {' '.join(args)} exited {result.returncode}: {result.stderr[-2000:]}")
     return result
@@ -102,7 +103,7 @@ class Instance:
 
     def publish(self, events: list[dict | str], name: str | None = None) -> subprocess.CompletedProcess:
         path = write_events(self.data_dir / (name or f"events-{uuid.uuid4().hex[:8]}.jsonl"), events)
-        return cli("publish", str(path), data_dir=self.data_dir)
+        return cli("publish", str(path), data_dir=self.data_dir, extra_env=self.extra_env)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

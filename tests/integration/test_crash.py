@@ -116,7 +116,7 @@ def _default_settings():
     return Settings(_env_file=None)
 
 
-def test_random_kills_under_steady_load_lose_and_duplicate_nothing(tmp_path, policy, sinks, settings):
+def test_random_kills_under_steady_load_lose_and_duplicate_nothing(tmp_path, settings):
     """Five (long: twelve) kill -9s of the worker at random moments — mid-batch, mid-delivery,
     mid-commit, whatever the moment holds — while events keep arriving; every restart resumes."""
     seed = random.randrange(1_000_000)
@@ -163,7 +163,7 @@ def test_random_kills_under_steady_load_lose_and_duplicate_nothing(tmp_path, pol
         running.stop()
 
 
-def test_a_database_outage_stalls_then_recovers_without_loss(tmp_path, policy, sinks, settings):
+def test_a_database_outage_stalls_then_recovers_without_loss(tmp_path, settings):
     """PostgreSQL stops for a while under load: units of work fail and are retried (the partitions
     stall, nothing is skipped); when it is back, every event is delivered exactly once."""
     import shutil

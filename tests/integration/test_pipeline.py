@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import signal
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from kafka import KafkaProducer
 
+from schemas import examples
 from tests.clock import example
 from tests.integration.conftest import cli, export, many_ppns, wait_for
 
@@ -227,5 +229,45 @@ class TestScaleOut:
             logs = [(running.data_dir / "logs" / f"worker-{i}.log").read_text() for i in range(3)]
             busy = [log.count('"event": "router.batch"') > 0 for log in logs]
             assert busy.count(True) >= 2, "the partitions were not shared between workers"
+        finally:
+            running.stop()
+
+
+class TestTimeIsAnInput:
+    def test_a_year_ahead_the_pipeline_delivers_exactly_what_a_reference_run_does(self, tmp_path):
+        """The whole pipeline on a clock 52 weeks ahead of the tests' clock, fed the examples as they stand to
+        that clock: it delivers exactly the delivery ids an in-process run at that instant plans, and no
+        deadline breaches (a process reading the wall clock would see the events as a year in the future
+        and refuse them, or see deadlines in the wrong year)."""
+        from streams.clock import FixedClock
+        from streams.services import build_services
+        from streams.settings import Settings
+        from tests.clock import OFFSET, now
+        from tests.integration.conftest import Instance
+        from tests.unit.helpers import deliveries, run
+
+        ahead = timedelta(weeks=52)
+        later = now() + ahead
+        events = [examples.example(t, now=later) for t in ("cpr.registered", "ppn.submitted", "domestic_abuse.reported",
+                                                            "missing.reported", "unscheduled_care.attended")]
+        reference = build_services(Settings(_env_file=None, data_dir=tmp_path / "reference"), clock=FixedClock(later))
+        # The registration first, then the rest, here and below: across topics arrival order is not fixed.
+        run(reference, events[:1])
+        run(reference, events[1:])
+        expected = {d.delivery_id for d in deliveries(reference.engine)}
+        running = Instance(tmp_path / "var", extra_env={
+            "SAFEGUARD_CLOCK_OFFSET_SECONDS": f"{(OFFSET + ahead).total_seconds():.3f}"}).start()
+        try:
+            for batch in (events[:1], events[1:]):
+                result = running.publish(batch)
+                assert result.returncode == 0, result.stdout + result.stderr
+                wait_for(lambda: {line["source_event_id"] for line in export("health", running.data_dir)}
+                         >= {batch[0]["event_id"]}, what="the batch to be routed")
+            delivered = wait_for(lambda: (ids := {line["delivery_id"] for sink in SINKS
+                                                  for line in export(sink, running.data_dir)}) >= expected and ids,
+                                 what="the reference run's deliveries")
+            assert delivered == expected
+            alerts = export("alerts", running.data_dir)
+            assert not [a for a in alerts if a["content"].get("status") == "breached"]
         finally:
             running.stop()

@@ -185,3 +185,37 @@ class TestUnbornFlagLapse:
         run(services, [unborn])
         run(services, [born])
         assert fire_at(services, datetime(2026, 11, 1, tzinfo=timezone.utc)) == 0
+
+
+class TestRulesData:
+    def test_titles_and_recipients_come_from_the_rules_data(self, tmp_path, policy, clock):
+        """Renaming a rule's title or changing who it alerts is a data change: the watch uses what the file says."""
+        from streams.deadlines.watch import RULES_FILE, Watch, WatchRules
+
+        text = RULES_FILE.read_text().replace('title = "missing child report with no PPN linked"',
+                                              'title = "Adroddiad plentyn coll heb PPN"')
+        text = text.replace('alert = ["area_police_force"]\n\n[return_interview]',
+                            'alert = ["area_police_force", "area_local_authority"]\n\n[return_interview]')
+        changed = tmp_path / "rules.toml"
+        changed.write_text(text)
+        rules = WatchRules.load(changed)
+        assert rules.titles["missing_without_ppn"] == "Adroddiad plentyn coll heb PPN"
+        assert rules.alert_roles["missing_without_ppn"] == ("area_police_force", "area_local_authority")
+        watch = Watch(rules, policy, clock)
+
+        class Area:
+            def area_recipient(self, which: str) -> str:
+                return {"police_force": "DPP", "local_authority": "W06000023", "health_board": "7A7"}[which]
+
+        assert watch.recipients("missing_without_ppn", Area()) == ["DPP", "W06000023"]
+        assert watch.recipients("referral_outcome", Area(), referrer="GWP") == ["GWP", "W06000023"]
+
+    def test_an_unknown_role_is_refused_with_its_name(self, tmp_path):
+        """A typo in a role stops the watch from loading, naming the role."""
+        from streams.deadlines.watch import RULES_FILE, WatchRules
+
+        broken = tmp_path / "rules.toml"
+        broken.write_text(RULES_FILE.read_text().replace('alert = ["area_local_authority"]\n\n[repeat_missing]',
+                                                         'alert = ["area_local_authorty"]\n\n[repeat_missing]'))
+        with pytest.raises(ValueError, match="area_local_authorty"):
+            WatchRules.load(broken)
