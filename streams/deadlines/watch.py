@@ -1,7 +1,7 @@
 """The deadline watch: one mechanism for every timed and counting rule in EVENTS.md.
 
-Inputs: validated events (inside the router's transaction) and a clock (``now``, injected so
-tests can set it). Outputs: ``deadline``, ``missing_episode`` and ``child_incident`` rows, and
+Inputs: validated events (inside the router's transaction), the rules data (``deadline_rules.toml``:
+thresholds, alert titles, who is alerted by role) and the pipeline's clock. Outputs: ``deadline``, ``missing_episode`` and ``child_incident`` rows, and
 planned deliveries: alerts (to the ``alerts`` sink, naming the rule, the child, the deadline
 and the evidence) and key-worker notifications. Guarantees: deadlines are computed from event
 time; each breach alerts once (the breach is a status change in the same transaction as the
@@ -43,8 +43,6 @@ from streams.sharing.policy import Policy, RoutingContext
 
 RULES_FILE = Path(__file__).with_name("deadline_rules.toml")
 OPEN, MET, BREACHED, RESOLVED = "open", "met", "breached", "resolved"
-
-
 RECIPIENT_ROLES = ("area_local_authority", "area_police_force", "area_health_board", "referrer", "school_local_authority",
                    "register_local_authority")
 RULES = ("missing_without_ppn", "return_interview", "repeat_missing", "repeat_standard_ppn", "referral_outcome",
