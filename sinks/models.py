@@ -323,3 +323,20 @@ class IdentityReview(SQLModel, table=True):
     created_at: datetime
     decided_at: datetime | None = None
     decided_by: str | None = Field(default=None, max_length=80)
+
+
+class RegisterHistory(SQLModel, table=True):
+    """Every register change ever received (registrations, amendments, de-registrations, snapshot
+    corrections), so "was this child on the register at that time?" can be answered in event time,
+    whatever order the changes arrived in."""
+
+    __tablename__ = "register_history"
+
+    change_id: str = Field(primary_key=True, max_length=120)  # the event id (a snapshot: event id | child key)
+    child_key: str = Field(index=True, max_length=200)
+    local_authority_code: str = Field(max_length=40)
+    kind: str = Field(max_length=20)  # registered | amended | deregistered
+    effective_at: datetime  # registered_on / deregistered_on (00:00 UTC), else when it happened
+    occurred_at: datetime
+    sequence: int | None = None
+    details_json: str = Field(sa_column=Column(Text, nullable=False))

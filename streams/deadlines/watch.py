@@ -38,7 +38,7 @@ from sinks.models import ChildIncident, Deadline, MissingEpisode, RegisterFlag
 from sinks.store import insert_ignoring_duplicates, stage_insert
 from streams.deadlines.working_time import add_working_days, add_working_hours
 from streams.identity.keys import person_key
-from streams.register.state import UNBORN_FLAG_GRACE
+from streams.register.history import UNBORN_FLAG_GRACE
 from streams.sharing.policy import Policy, RoutingContext
 
 RULES_FILE = Path(__file__).with_name("deadline_rules.toml")
@@ -106,8 +106,7 @@ class Watch:
     def on_event(self, session: Session, event: Envelope, context: RoutingContext) -> list[PlannedDelivery]:
         """Open, meet or count whatever ``event`` bears on; returns immediate alerts/notifications."""
         out: list[PlannedDelivery] = []
-        if event.event_type in self.rules.incident_event_types:  # type: ignore[attr-defined]
-            out += self._notify_key_workers(event, context)
+        out += self.key_worker_notices(event, context)
         if isinstance(event, PpnSubmitted):
             out += self._on_ppn(session, event, context)
         elif isinstance(event, MissingReported):
@@ -171,10 +170,11 @@ class Watch:
                 "incident_key": f"{event.event_id}|{key}", "child_key": key, "source_event_id": str(event.event_id),
                 "kind": "ppn", "category": event.category.value, "grade": event.risk_level.value,
                 "reference": event.ppn_reference, "occurred_at": event.occurred_at}, ["incident_key"])
+            keys = context.child_keys(child)
             if event.risk_level.value == "standard":
-                out += self._repeat_standard_ppn(session, event, key, context)
+                out += self._repeat_standard_ppn(session, event, keys, context)
             if event.category.value == "missing_child":
-                out += self._link_missing_by_child(session, key, event)
+                out += self._link_missing_by_child(session, keys, event)
         if event.missing_episode_reference:
             self._episode(session, event.missing_episode_reference, children[0], event.source.organisation_code,
                           ppn_reference=event.ppn_reference)
@@ -190,17 +190,25 @@ class Watch:
                    {"referrer": event.source.organisation_code})
         return out
 
-    def _repeat_standard_ppn(self, session: Session, event: PpnSubmitted, key: str,
+    def _repeat_standard_ppn(self, session: Session, event: PpnSubmitted, keys: set[str],
                              context: RoutingContext) -> list[PlannedDelivery]:
-        since = event.occurred_at - timedelta(days=self.rules.repeat_ppn_days)
-        rows = session.exec(select(ChildIncident).where(
-            ChildIncident.child_key == key, ChildIncident.kind == "ppn", ChildIncident.grade == "standard")).all()
-        recent = sorted((r for r in rows if since <= _aware(r.occurred_at) <= event.occurred_at), key=lambda r: r.occurred_at)
-        if len(recent) < self.rules.repeat_ppn_count:
-            return []
-        return self._escalate("repeat_standard_ppn", f"{key}|{event.event_id}", context, key, event.ppn_reference,
-                              {"standard_ppns_in_window": [r.reference for r in recent],
-                               "window_days": self.rules.repeat_ppn_days})
+        """Every standard-grade PPN about this child (any of its keys) whose window the new one falls in is
+        judged again, so the Nth in event time escalates whatever order they arrive in."""
+        rows = session.exec(select(ChildIncident).where(ChildIncident.child_key.in_(sorted(keys)),  # type: ignore[attr-defined]
+                                                        ChildIncident.kind == "ppn", ChildIncident.grade == "standard")).all()
+        ppns = sorted({r.source_event_id: r for r in rows}.values(), key=lambda r: (_aware(r.occurred_at), r.source_event_id))
+        window = timedelta(days=self.rules.repeat_ppn_days)
+        out: list[PlannedDelivery] = []
+        for last in ppns:
+            if not event.occurred_at <= _aware(last.occurred_at) <= event.occurred_at + window:
+                continue
+            recent = [r for r in ppns if _aware(last.occurred_at) - window <= _aware(r.occurred_at) <= _aware(last.occurred_at)]
+            if len(recent) >= self.rules.repeat_ppn_count:
+                out += self._escalate("repeat_standard_ppn", f"{last.child_key}|{last.source_event_id}", context,
+                                      last.child_key, last.reference,
+                                      {"standard_ppns_in_window": [r.reference for r in recent],
+                                       "window_days": self.rules.repeat_ppn_days})
+        return out
 
     def _on_missing(self, session: Session, event: MissingReported, context: RoutingContext) -> list[PlannedDelivery]:
         key = self._key(event.child, event)
@@ -208,29 +216,39 @@ class Watch:
                                 reported_at=event.occurred_at, looked_after=event.looked_after,
                                 profile_reference=event.profile_reference, ppn_reference=event.ppn_reference)
         out: list[PlannedDelivery] = []
-        linked = episode.ppn_reference or self._recent_missing_ppn(session, key, event.occurred_at)
+        keys = context.child_keys(event.child)
+        linked = episode.ppn_reference or self._recent_missing_ppn(session, keys, event.occurred_at)
         due = event.occurred_at + timedelta(hours=self.rules.missing_without_ppn_hours)
         self._open(session, "missing_without_ppn", event.episode_reference, key, due,
                    self.recipients("missing_without_ppn", context), {"reported_at": event.occurred_at.isoformat()},
                    status=MET if linked else OPEN)
-        since = event.occurred_at - timedelta(days=self.rules.repeat_missing_days)
-        episodes = [e for e in session.exec(select(MissingEpisode).where(MissingEpisode.child_key == key))
-                    if e.reported_at is not None and since <= _aware(e.reported_at) <= event.occurred_at]
-        if len(episodes) >= self.rules.repeat_missing_episodes:
-            out += self._escalate("repeat_missing", f"{key}|{event.episode_reference}", context, key, event.episode_reference,
-                                  {"episodes_in_window": sorted(e.episode_reference for e in episodes),
-                                   "window_days": self.rules.repeat_missing_days, "looked_after": event.looked_after})
+        # Every episode of this child (any of its keys) whose window the new one falls in is judged again, so
+        # the Nth episode in event time escalates whatever order the reports arrive in.
+        window = timedelta(days=self.rules.repeat_missing_days)
+        episodes = sorted((e for e in session.exec(select(MissingEpisode).where(
+            MissingEpisode.child_key.in_(sorted(keys)))) if e.reported_at is not None),  # type: ignore[attr-defined]
+            key=lambda e: (_aware(e.reported_at), e.episode_reference))
+        for last in episodes:
+            if not event.occurred_at <= _aware(last.reported_at) <= event.occurred_at + window:
+                continue
+            recent = [e for e in episodes if _aware(last.reported_at) - window <= _aware(e.reported_at) <= _aware(last.reported_at)]
+            if len(recent) >= self.rules.repeat_missing_episodes:
+                out += self._escalate("repeat_missing", f"{last.child_key}|{last.episode_reference}", context,
+                                      last.child_key, last.episode_reference,
+                                      {"episodes_in_window": sorted(e.episode_reference for e in recent),
+                                       "window_days": self.rules.repeat_missing_days, "looked_after": bool(last.looked_after)})
         return out
 
-    def _recent_missing_ppn(self, session: Session, key: str, reported_at: datetime) -> bool:
+    def _recent_missing_ppn(self, session: Session, keys: set[str], reported_at: datetime) -> bool:
         since = reported_at - timedelta(hours=self.rules.missing_without_ppn_hours)
-        rows = session.exec(select(ChildIncident).where(ChildIncident.child_key == key, ChildIncident.category == "missing_child")).all()
+        rows = session.exec(select(ChildIncident).where(ChildIncident.child_key.in_(sorted(keys)),  # type: ignore[attr-defined]
+                                                        ChildIncident.category == "missing_child")).all()
         return any(_aware(r.occurred_at) >= since for r in rows)
 
-    def _link_missing_by_child(self, session: Session, key: str, event: PpnSubmitted) -> list[PlannedDelivery]:
+    def _link_missing_by_child(self, session: Session, keys: set[str], event: PpnSubmitted) -> list[PlannedDelivery]:
         out: list[PlannedDelivery] = []
         # By the child only (a few rows): with the rule too, SQLite's planner walks every missing-child deadline.
-        for deadline in session.exec(select(Deadline).where(Deadline.subject_key == key)).all():
+        for deadline in session.exec(select(Deadline).where(Deadline.subject_key.in_(sorted(keys)))).all():  # type: ignore[attr-defined]
             if deadline.rule != "missing_without_ppn" or deadline.status not in (OPEN, BREACHED):
                 continue
             out += self._meet(session, "missing_without_ppn", deadline.reference, event.recorded_at, str(event.event_id))
@@ -247,7 +265,10 @@ class Watch:
         session.flush()
         return episode
 
-    def _notify_key_workers(self, event: Envelope, context: RoutingContext) -> list[PlannedDelivery]:
+    def key_worker_notices(self, event: Envelope, context: RoutingContext) -> list[PlannedDelivery]:
+        """A notification to the key worker of every child the event concerns who was on a register when it happened."""
+        if event.event_type not in self.rules.incident_event_types:  # type: ignore[attr-defined]
+            return []
         from streams.identity.keys import children_of
 
         out = []

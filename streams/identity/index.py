@@ -92,13 +92,14 @@ class IdentityIndex:
         self.resolver: Resolver | None = None
         self.last_seq = 0
         self.subject_of: dict[str, str] = {}  # record key -> the subject key deliveries carry
+        self.records_of: dict[str, list[str]] = {}  # subject key -> its record keys
         self._batch_seq: int | None = None  # set while a unit of work resolves
         self._pending: list[dict] = []
 
     def discard(self) -> None:
         """The unit of work failed: what this index learnt in it may not be in the log."""
         self.resolver, self.last_seq, self._batch_seq, self._pending = None, 0, None, []
-        self.subject_of = {}
+        self.subject_of, self.records_of = {}, {}
 
     # -- the pipeline ----------------------------------------------------------------------------
     def resolve_event(self, session: Session, event) -> Resolution:  # type: ignore[no-untyped-def]
@@ -123,7 +124,7 @@ class IdentityIndex:
             record = record_from_person(record_key, person, event.source.agency.value)
             decision = resolver.decide(record)
             moved = resolver.apply(record, decision)
-            self.subject_of[record_key] = subject
+            self._remember(record_key, subject)
             self._batch_seq += 1
             self._pending.append({**_stored(record), "seq": self._batch_seq, "source_event_id": str(event.event_id),
                                   "subject_key": subject, "resolved_at": now, "person_id": decision.person_id})
@@ -153,6 +154,35 @@ class IdentityIndex:
             insert_ignoring_duplicates(session, IdentityRecord, self._pending, ["record_key"])
         self._advance(session, self._batch_seq)
         self.last_seq, self._batch_seq, self._pending = self._batch_seq, None, []
+
+    # -- one child's records, by any of its keys (the resolver must be in sync: inside a unit of work) --
+    def master_of(self, subject_key: str) -> str | None:
+        """The master person a subject key's records belong to now, or None if the index has not seen it."""
+        records = self.records_of.get(subject_key)
+        return self.resolver.person_for(records[-1]) if records and self.resolver is not None else None
+
+    def keys_like(self, subject_key: str) -> set[str]:
+        """Every subject key of the person ``subject_key`` belongs to now (itself included)."""
+        person = self.master_of(subject_key)
+        if person is None or self.resolver is None:
+            return {subject_key}
+        return {subject_key, *(self.subject_of[r] for r in self._records_of_person(person) if r in self.subject_of)}
+
+    def events_like(self, subject_key: str) -> set[str]:
+        """The source event ids of every record of the person ``subject_key`` belongs to now."""
+        person = self.master_of(subject_key)
+        if person is None or self.resolver is None:
+            return set()
+        return {record.rsplit(":", 1)[0] for record in self._records_of_person(person)}
+
+    def _records_of_person(self, person: str) -> list[str]:
+        """Its records, and those kept as exact duplicates of them."""
+        assert self.resolver is not None
+        return self.resolver.with_duplicates(list(self.resolver.members.get(person, [])))
+
+    def _remember(self, record_key: str, subject_key: str) -> None:
+        self.subject_of[record_key] = subject_key
+        self.records_of.setdefault(subject_key, []).append(record_key)
 
     def current(self, person_id: str | None) -> str | None:
         """Where a person's records are now: a person merged later in the same batch lives on in its survivor."""
@@ -241,7 +271,7 @@ class IdentityIndex:
                          .values(last_seq=IdentitySequence.last_seq))
         latest = session.exec(select(IdentitySequence.last_seq).where(IdentitySequence.id == 1)).one()
         if self.resolver is None:
-            self.resolver, self.last_seq, self.subject_of = Resolver(self.match_threshold), 0, {}
+            self.resolver, self.last_seq, self.subject_of, self.records_of = Resolver(self.match_threshold), 0, {}, {}
         if latest > self.last_seq:
             self._replay(session, self.resolver, self.last_seq, latest)
             self.last_seq = latest
@@ -255,7 +285,7 @@ class IdentityIndex:
         for _, entry in sorted(entries, key=lambda item: item[0]):
             if isinstance(entry, IdentityRecord):
                 resolver.add_resolved(_loaded(entry), entry.person_id)
-                self.subject_of[entry.record_key] = entry.subject_key
+                self._remember(entry.record_key, entry.subject_key)
             elif entry.kind == "merge":
                 resolver.move([k for k in json.loads(entry.record_keys_json) if k in resolver.person_of],
                               entry.survivor_person_id)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 import structlog
 from pydantic import ValidationError
@@ -20,15 +21,18 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from schemas import parse_event
+from schemas.events import CprAmended, CprRegistered, UnscheduledCareAttended
 from sinks.contract import PlannedDelivery, SinkRefused, UnitOfWork
 from sinks.models import INTAKE_PROCESSED, IntakeEvent
 from streams.encompass.notices import record_notices
+from streams.identity.keys import children_of, person_key
 from streams.kafka.codec import DeadLetter, Origin
 from streams.pipeline.intake import park
 from streams.register.state import StoreContext
 from streams.services import Services
 
 log = structlog.get_logger("safeguard.routing")
+REEVALUATED = ("unscheduled_care.attended", "ppn.submitted", "domestic_abuse.reported", "missing.reported")
 
 
 @dataclass
@@ -64,7 +68,7 @@ def _route(services: Services, messages: list[tuple[bytes | None, Origin]]) -> R
         # matter can sit on different partitions (a PPN keyed by its child, an outcome naming no child
         # by its organisation), and the person index spans them all.
         identity.begin(session)
-        context = StoreContext(session, services.settings, now)
+        context = StoreContext(session, services.settings, now, identity.keys_like)
         pending: dict[str, list[PlannedDelivery]] = defaultdict(list)
         done: list[str] = []
         # By key only, status checked here: with a status condition SQLite's planner walks the status
@@ -85,6 +89,8 @@ def _route(services: Services, messages: list[tuple[bytes | None, Origin]]) -> R
                 planned += _outcomes_now_deliverable(session, services, context, event)
             planned += watch.on_event(session, event, context)
             planned = [replace(d, master_person_id=resolution.master_for(d.subject_key)) for d in planned]
+            if isinstance(event, (CprRegistered, CprAmended)) or resolution.notices:  # a late flag, or a merge
+                planned += _reevaluated(session, services, context, event, set(done), now)
             planned += resolution.notices
             try:
                 for delivery in planned:
@@ -117,6 +123,31 @@ def _route(services: Services, messages: list[tuple[bytes | None, Origin]]) -> R
         session.commit()
     result.processed = len(done)
     return result
+
+
+def _reevaluated(session: Session, services: Services, context: StoreContext, event, routed: set[str],  # type: ignore[no-untyped-def]
+                 now: datetime) -> list[PlannedDelivery]:
+    """The flag-dependent deliveries that earlier events of the same child (by its master person) now qualify
+    for: a registration received after an attendance it covers notifies the key worker, a merge that shows
+    an earlier incident was about a flagged child does too. Judged at each earlier event's own time; the
+    delivery ids are the ones routing that event now would give, so nothing is delivered twice."""
+    identity, policy = services.identity, services.policy
+    planned: list[PlannedDelivery] = []
+    seen = {str(event.event_id)}
+    for child in children_of(event):
+        for event_id in sorted(identity.events_like(person_key(child, event.source.organisation_code)) - seen):
+            seen.add(event_id)
+            row = session.get(IntakeEvent, event_id)
+            if row is None or row.event_type not in REEVALUATED or not (row.status == INTAKE_PROCESSED or event_id in routed):
+                continue  # not routed yet: routing it will see the flag
+            earlier = parse_event(row.payload, now)
+            context.evaluating(earlier)
+            if isinstance(earlier, UnscheduledCareAttended):
+                context.record_access_if_flagged(earlier)
+            planned += [d for d in policy.plan(earlier, context) if d.rule in policy.flag_dependent_rules]
+            planned += services.watch.key_worker_notices(earlier, context)
+    context.evaluating(event)
+    return [replace(d, master_person_id=identity.master_of(d.subject_key) if d.subject_key else None) for d in planned]
 
 
 def _outcomes_now_deliverable(session: Session, services: Services, context: StoreContext,

@@ -10,8 +10,9 @@ overwrites (or resurrects) a newer state, and a snapshot never undoes a change m
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import delete
@@ -31,13 +32,11 @@ from schemas.events import (
 from sinks.models import CareAccess, ReferralRecord, RegisterFlag, School, SchoolRollEntry
 from sinks.store import insert_ignoring_duplicates, stage_insert
 from streams.identity.keys import person_key
+from streams.register.history import AMENDED, DEREGISTERED, REGISTERED, UNBORN_FLAG_GRACE, flag_at, record_change
 from streams.settings import Settings
 
 REGISTER_EVENTS = (CprRegistered, CprAmended, CprDeregistered)
 ACCESS_HISTORY_LENGTH = 25
-# CP-IS keeps an unborn child's flag on the mother's record until the birth is registered or a
-# delete date passes; without a birth registration we stop showing it this long after the due date.
-UNBORN_FLAG_GRACE = timedelta(days=28)
 DETAIL_FIELDS = {"local_authority", "categories", "registered_on", "plan_reference", "key_worker", "expected_due_date"}
 
 
@@ -62,6 +61,11 @@ def _is_newer(event: CprRegistered | CprDeregistered, flag: RegisterFlag) -> boo
     return event.occurred_at > _aware(flag.event_at)
 
 
+def event_time(event: Envelope) -> datetime:
+    """When what the event reports happened (an attendance: when the child attended)."""
+    return getattr(event, "attended_at", None) or event.occurred_at
+
+
 def flag_is_live(flag: RegisterFlag, today: date) -> bool:
     """Active, and (for an unborn child on the mother's record) not past its delete date on ``today``."""
     if not flag.active:
@@ -79,10 +83,13 @@ def live_flag_for_nhs(session: Session, nhs_number: str, today: date) -> Registe
 class StoreContext:
     """Routing context backed by one open session; apply an event's state before planning it."""
 
-    def __init__(self, session: Session, settings: Settings, now: datetime) -> None:
+    def __init__(self, session: Session, settings: Settings, now: datetime,
+                 keys_like: Callable[[str], set[str]] = lambda key: {key}) -> None:
         self.session = session
         self.settings = settings
         self.now = now
+        self.keys_like = keys_like  # every key the person behind a child key is known by (the master person index)
+        self.current: Envelope | None = None  # the event being planned: flags are judged at its time
         self._current: dict[str, bool] = {}
         self._corrections: dict[str, list[Correction]] = {}
         self._reports: dict[str, dict[str, Any]] = {}
@@ -99,10 +106,23 @@ class StoreContext:
         return self._current.get(str(event.event_id), False)
 
     def flag_for(self, child: PersonRef) -> dict[str, Any] | None:
-        if not child.nhs_number:
-            return None
-        flag = live_flag_for_nhs(self.session, child.nhs_number, self.now.date())
-        return json.loads(flag.details_json) if flag else None
+        """The register details if the child (any of its master person's records) was on a register when the
+        event being planned happened, else None."""
+        period = flag_at(self.session, self.child_keys(child), event_time(self.current) if self.current else self.now)
+        return period.details if period else None
+
+    def child_keys(self, child: PersonRef) -> set[str]:
+        """Every key the register may hold this child under: its own, its NHS number's, and those of every record
+        the master person index holds for the same person."""
+        own = person_key(child, self.current.source.organisation_code) if self.current else f"nhs:{child.nhs_number}"
+        keys = {own, *self.keys_like(own)}
+        if child.nhs_number:
+            keys.add(f"nhs:{child.nhs_number}")
+        return keys
+
+    def evaluating(self, event: Envelope) -> None:
+        """Plan ``event`` next (an earlier event being re-evaluated, or the one just applied)."""
+        self.current = event
 
     def referrer_of(self, reference: str) -> tuple[str, str] | None:
         record = self.session.get(ReferralRecord, reference) if reference else None
@@ -135,12 +155,13 @@ class StoreContext:
     # -- state updates --------------------------------------------------------------------------
     def apply(self, event: Envelope) -> None:
         """Update state for ``event`` (idempotent); must run before the policy plans it."""
+        self.current = event
         if isinstance(event, REGISTER_EVENTS):
             self._current[str(event.event_id)] = self._apply_register(event)
         elif isinstance(event, CprSnapshot):
             self._reconcile(event)
         elif isinstance(event, UnscheduledCareAttended):
-            self._record_access(event)
+            self.record_access_if_flagged(event)
         elif isinstance(event, (PpnSubmitted, DomesticAbuseReported)):
             reference = event.ppn_reference if isinstance(event, PpnSubmitted) else event.incident_reference
             stage_insert(self.session, ReferralRecord, {
@@ -151,6 +172,10 @@ class StoreContext:
 
     def _apply_register(self, event: CprRegistered | CprDeregistered) -> bool:
         key = person_key(event.child, event.local_authority.code)
+        kind, effective = ((DEREGISTERED, event.deregistered_on) if isinstance(event, CprDeregistered)
+                           else (AMENDED, None) if isinstance(event, CprAmended) else (REGISTERED, event.registered_on))
+        record_change(self.session, str(event.event_id), key, event.local_authority.code, kind, effective,
+                      event.occurred_at, event.sequence, event.model_dump(mode="json", include=DETAIL_FIELDS))
         flag = self.session.get(RegisterFlag, key)
         if flag is not None and flag.event_id == str(event.event_id):
             return True  # the same event again: its deliveries are re-planned with the same ids
@@ -211,6 +236,9 @@ class StoreContext:
                 details = {**current, **differs, "local_authority": {**current.get("local_authority", {}), **authority_json}}
                 corrections.append(Correction(entry.child, key, "details_differ", "update", details))
             self._store_flag(key, entry.child, True, as_of, flag.sequence if flag else None, str(event.event_id), details, flag)
+            record_change(self.session, f"{event.event_id}|{key}", key, authority.code,
+                          REGISTERED if corrections[-1].action == "set" else AMENDED,
+                          entry.registered_on if corrections[-1].action == "set" else None, as_of, None, details)
         for key, flag in flags.items():
             if key in listed or not flag.active:
                 continue
@@ -221,6 +249,8 @@ class StoreContext:
             details = json.loads(flag.details_json)
             corrections.append(Correction(child, key, "flag_stale", "remove", details))
             self._store_flag(key, child, False, as_of, flag.sequence, str(event.event_id), details, flag)
+            record_change(self.session, f"{event.event_id}|{key}", key, authority.code, DEREGISTERED, None, as_of, None,
+                          details)
         self._corrections[str(event.event_id)] = corrections
         self._reports[str(event.event_id)] = {
             "local_authority": authority.code, "as_of": as_of.isoformat(), "children_in_snapshot": len(listed),
@@ -229,9 +259,11 @@ class StoreContext:
             "changed_after_snapshot": sorted(changed_since),
         }
 
-    def _record_access(self, event: UnscheduledCareAttended) -> None:
+    def record_access_if_flagged(self, event: UnscheduledCareAttended) -> None:
+        """Keep the attendance in the child's access history if the child was on a register when it happened."""
+        self.current = event
         nhs = event.child.nhs_number
-        if not nhs or live_flag_for_nhs(self.session, nhs, self.now.date()) is None:
+        if not nhs or self.flag_for(event.child) is None:
             return  # an unflagged child's attendance is disclosed to nobody and kept nowhere
         record_access(self.session, nhs, f"{event.source.organisation_code}:{event.attendance_reference}",
                       event.attended_at, event.site.model_dump(mode="json"), str(event.event_id))

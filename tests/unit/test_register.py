@@ -75,7 +75,7 @@ class TestAccessHistory:
     def test_only_the_25_most_recent_accesses_are_kept(self, engine, policy, sinks, settings, services):
         """Thirty attendances of a flagged child leave the latest 25."""
         run(services, [example("cpr.registered")])
-        start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+        start = datetime(2026, 11, 19, tzinfo=timezone.utc)  # the child was registered on 18 November
         visits = [example("unscheduled_care.attended", attendance_reference=f"ATT-{i}",
                           attended_at=(start + timedelta(hours=i)).isoformat()) for i in range(30)]
         run(services, visits)
