@@ -46,7 +46,7 @@ OPEN, MET, BREACHED, RESOLVED = "open", "met", "breached", "resolved"
 RECIPIENT_ROLES = ("area_local_authority", "area_police_force", "area_health_board", "referrer", "school_local_authority",
                    "register_local_authority")
 RULES = ("missing_without_ppn", "return_interview", "repeat_missing", "repeat_standard_ppn", "referral_outcome",
-         "ppn_triage", "encompass_acknowledgement", "registered_child_incident", "unborn_flag_lapse")
+         "unmatched_referral_outcome", "ppn_triage", "encompass_acknowledgement", "registered_child_incident", "unborn_flag_lapse")
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,7 @@ class WatchRules:
     repeat_ppn_count: int
     repeat_ppn_days: int
     referral_working_days: int
+    unmatched_outcome_grace: timedelta
     triage_working_hours: dict[str, float]
     incident_event_types: tuple[str, ...]
 
@@ -85,6 +86,7 @@ class WatchRules:
                 repeat_ppn_count=int(data["repeat_standard_ppn"]["count"]),
                 repeat_ppn_days=int(data["repeat_standard_ppn"]["days"]),
                 referral_working_days=int(data["referral_outcome"]["working_days"]),
+                unmatched_outcome_grace=timedelta(minutes=float(data["unmatched_referral_outcome"]["grace_minutes"])),
                 triage_working_hours={k: float(v) for k, v in data["ppn_triage"]["working_hours"].items()},
                 incident_event_types=tuple(data["registered_child_incident"]["event_types"]),
             )
@@ -123,6 +125,13 @@ class Watch:
         elif isinstance(event, ReferralOutcome):
             for rule in ("referral_outcome", "ppn_triage"):
                 out += self._meet(session, rule, event.referral_reference, event.decided_at, str(event.event_id))
+            if context.referrer_of(event.referral_reference) is None:
+                # Nobody to tell yet: the referral may be on its way on another topic, so alert only after the grace.
+                self._open(session, "unmatched_referral_outcome", event.referral_reference, None,
+                           self.clock() + self.rules.unmatched_outcome_grace,
+                           self.recipients("unmatched_referral_outcome", context),
+                           {"referral_reference": event.referral_reference, "decision": event.decision.value,
+                            "decided_at": event.decided_at.isoformat(), "outcome_event_id": str(event.event_id)})
         return out
 
     def _watch_unborn_flag(self, session: Session, event: CprRegistered, context: RoutingContext) -> None:
@@ -297,6 +306,10 @@ class Watch:
         rows = session.exec(select(Deadline.reference, Deadline.status, Deadline.recipients_json)  # type: ignore[call-overload]
                             .where(Deadline.deadline_id.in_(wanted)))  # by key only: see handlers' processed check
         return {row.reference for row in rows if row.status == MET and row.recipients_json == "[]"}
+
+    def referral_arrived(self, session: Session, referral: PpnSubmitted) -> list[PlannedDelivery]:
+        """A referral whose outcome came first: its grace deadline is met (resolved, if it had already alerted)."""
+        return self._meet(session, "unmatched_referral_outcome", referral.ppn_reference, self.clock(), str(referral.event_id))
 
     def outcomes_received_before(self, session: Session, event: Envelope) -> list[str]:
         """Ids of referral outcomes that arrived before this referral (so its referrer was not told yet)."""

@@ -87,6 +87,7 @@ def _route(services: Services, messages: list[tuple[bytes | None, Origin]]) -> R
             planned = policy.plan(event, context)
             if getattr(event, "ppn_reference", None) in answered_early:
                 planned += _outcomes_now_deliverable(session, services, context, event)
+                planned += watch.referral_arrived(session, event)
             planned += watch.on_event(session, event, context)
             planned = [replace(d, master_person_id=resolution.master_for(d.subject_key)) for d in planned]
             if isinstance(event, (CprRegistered, CprAmended)) or resolution.notices:  # a late flag, or a merge
@@ -112,6 +113,7 @@ def _route(services: Services, messages: list[tuple[bytes | None, Origin]]) -> R
         identity.finish(session)
         unit = UnitOfWork(session, "safeguard.router", now)
         for sink_name, batch in pending.items():
+            batch = _first_of_each(batch)  # two reports of one incident plan one notice: the first stands
             batch = [d if (current := identity.current(d.master_person_id)) == d.master_person_id
                      else replace(d, master_person_id=current) for d in batch]  # merged later in this batch
             result.delivered[sink_name] += sinks[sink_name].write(batch, unit)
@@ -123,6 +125,13 @@ def _route(services: Services, messages: list[tuple[bytes | None, Origin]]) -> R
         session.commit()
     result.processed = len(done)
     return result
+
+
+def _first_of_each(batch: list[PlannedDelivery]) -> list[PlannedDelivery]:
+    firsts: dict[str, PlannedDelivery] = {}
+    for delivery in batch:
+        firsts.setdefault(delivery.delivery_id, delivery)
+    return list(firsts.values())
 
 
 def _reevaluated(session: Session, services: Services, context: StoreContext, event, routed: set[str],  # type: ignore[no-untyped-def]

@@ -183,7 +183,7 @@ class Policy:
                     continue
                 content = event_data if rule.view is FULL_VIEW else _project(rule.view, event, event_data, child, context)
                 subject = person_key(child, event.source.organisation_code) if child is not None else None
-                planned.append(self._delivery(rule, event, recipient, subject, content))
+                planned.append(self._delivery(rule, event, recipient, subject, content, child))
         return planned
 
     @staticmethod
@@ -194,8 +194,14 @@ class Policy:
             return [correction.child for correction in context.corrections(event)]
         return [None]
 
-    def _delivery(self, rule: Rule, event: Envelope, recipient: str, subject: str | None, content: dict) -> PlannedDelivery:
+    def _delivery(self, rule: Rule, event: Envelope, recipient: str, subject: str | None, content: dict,
+                  child: PersonRef | None = None) -> PlannedDelivery:
         basis = f"{event.event_id}|{rule.id}|{recipient}|{subject or ''}"
+        incident = getattr(event, "incident_reference", None)
+        if rule.kind == "encompass_notice" and incident and child is not None:
+            # One notice per incident, child and school, whichever of the police force's reports of the incident
+            # (a domestic-abuse notification, a PPN) arrives first: both name the child by the force's own id.
+            basis = f"encompass|{event.source.organisation_code}|{incident}|{recipient}|{child.source_person_id}"
         return PlannedDelivery(
             delivery_id=str(uuid.uuid5(DELIVERY_NAMESPACE, basis)), sink=rule.sink, recipient=recipient, rule=rule.id,
             policy_version=self.version, source_event_id=str(event.event_id),
@@ -289,7 +295,6 @@ CONDITIONS: dict[str, Callable[[Envelope, PersonRef | None, RoutingContext], boo
     "referrer_is_police": lambda e, c, x: _referrer_agency(e, x) == "police",
     "referrer_is_health": lambda e, c, x: _referrer_agency(e, x) == "health",
     "referrer_is_education": lambda e, c, x: _referrer_agency(e, x) == "education",
-    "referrer_unknown": lambda e, c, x: _referrer_agency(e, x) is None,
     "child_without_nhs_number": lambda e, c, x: c is not None and not c.nhs_number,
 }
 
@@ -391,10 +396,6 @@ def _why_not_school(event: Envelope, child: PersonRef | None, context: RoutingCo
     return "no_known_school"
 
 
-def _unmatched_alert(event: Envelope, child: PersonRef | None, context: RoutingContext) -> str:
-    return "referral outcome names a referral this pipeline has not seen; the referrer cannot be told automatically"
-
-
 DERIVED: dict[str, Callable[[Envelope, PersonRef | None, RoutingContext], Any]] = {
     "police_reference": _police_reference,
     "voice_of_child_line": _voice_line,
@@ -403,7 +404,6 @@ DERIVED: dict[str, Callable[[Envelope, PersonRef | None, RoutingContext], Any]] 
     "register_key_worker": _register_key_worker,
     "why_not_school": _why_not_school,
     "school": lambda e, c, x: x.school_for(c) if c is not None else None,
-    "alert": _unmatched_alert,
     "flag": _corrected_flag,
     "marker": _corrected_marker,
     "reconciliation_difference": _difference,

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -20,6 +21,21 @@ from tests.clock import clock_env, example
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 90.0
+
+
+def _rules_without_grace() -> Path:
+    """The shipped deadline rules, but an outcome naming an unseen referral alerts at the next timer tick instead
+    of after an hour: several tests use such an outcome as a marker that everything before it was routed."""
+    from streams.deadlines.watch import RULES_FILE
+
+    text = RULES_FILE.read_text()
+    assert "grace_minutes = 60" in text
+    path = Path(tempfile.mkdtemp(prefix="safeguard-rules-")) / "deadline_rules.toml"
+    path.write_text(text.replace("grace_minutes = 60", "grace_minutes = 0"))
+    return path
+
+
+RULES_WITHOUT_GRACE = _rules_without_grace()
 
 
 def cli(*args: str, data_dir: Path, check: bool = False, timeout: float = 120,
@@ -35,6 +51,7 @@ def cli(*args: str, data_dir: Path, check: bool = False, timeout: float = 120,
 def _env() -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAFEGUARD_")}
     env["SAFEGUARD_LOG_JSON"] = "true"
+    env["SAFEGUARD_WATCH_RULES_FILE"] = str(RULES_WITHOUT_GRACE)
     env.update(clock_env())
     return env
 

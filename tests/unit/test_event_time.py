@@ -118,3 +118,26 @@ class TestThroughTheMasterPerson:
             assert len(alerts) == 1 and "EP-C" in alerts[0][1], f"order {[r['episode_reference'] for r in order]}"
             seen.add(alerts[0][0])
         assert len(seen) == 1  # the same alert, whatever the order
+
+
+class TestOneNoticePerIncident:
+    def test_a_domestic_abuse_report_and_its_ppn_give_each_child_one_school_notice(self, settings):
+        """The notification and a domestic-abuse PPN about the same incident, in either order or in one batch:
+        the child's school gets one notice, with one acknowledgement deadline."""
+        from sqlmodel import Session, select
+
+        from sinks.models import Deadline, EncompassNotice
+
+        report = example("domestic_abuse.reported")
+        child = report["children"][0]
+        ppn = example("ppn.submitted", category="domestic_abuse", incident_reference=report["incident_reference"],
+                      persons=[{k: v for k, v in child.items() if k not in ("present_at_incident", "where_present")}])
+        for batches in ([[report], [ppn]], [[ppn], [report]], [[report, ppn]]):
+            services = fresh(settings)
+            for batch in batches:
+                run(services, batch)
+            notices = [d for d in deliveries(services.engine, "education") if d.recipient == child["school"]["code"]]
+            assert len(notices) == 1, batches
+            with Session(services.engine) as session:
+                assert len(session.exec(select(EncompassNotice)).all()) == 1
+                assert len([d for d in session.exec(select(Deadline)) if d.rule == "encompass_acknowledgement"]) == 1

@@ -25,7 +25,7 @@ class TestLoading:
         (lambda t: t.replace('sink = "health"', 'sink = "newspaper"', 1), "unknown sink 'newspaper'"),
         (lambda t: t.replace('when = ["child_under_5"]', 'when = ["child_is_nice"]'), "unknown condition 'child_is_nice'"),
         (lambda t: t.replace('view = "encompass_notice"', 'view = "everything"'), "unknown view 'everything'"),
-        (lambda t: t.replace('version = "2026.11-1"', ''), "'version'"),
+        (lambda t: t.replace('version = "2026.12-1"', ''), "'version'"),
     ])
     def test_mistakes_are_refused_naming_the_problem(self, tmp_path, mutation, message):
         """A policy naming an unknown sink, condition or view, or with no version, does not load."""

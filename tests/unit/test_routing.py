@@ -1,12 +1,13 @@
 """The sharing matrix, end to end through intake and routing on an in-memory store."""
 
 import json
+from datetime import timedelta
 
 from sqlmodel import Session, select
 
 from schemas.examples import example
 from sinks.models import AuditRecord, DeadLetterRecord, IntakeEvent
-from tests.unit.helpers import contents, deliveries, run
+from tests.unit.helpers import contents, deliveries, fire_at, run
 
 
 def rules(engine):
@@ -117,11 +118,34 @@ class TestMissingAndOutcomes:
         [outcome] = [d for d in deliveries(engine, "police")]
         assert outcome.recipient == "DPP" and json.loads(outcome.content_json)["decision"] == "care_and_support_assessment"
 
-    def test_outcome_for_an_unknown_referral_raises_an_alert(self, engine, policy, sinks, settings, services):
-        """An outcome nobody can be told about becomes an alert, not silence."""
+    def test_outcome_for_an_unknown_referral_raises_an_alert_after_the_grace(self, engine, services, clock):
+        """An outcome nobody can be told about becomes an alert, not silence, once the referral has had the grace
+        period (an hour by default) to arrive on its own topic."""
         run(services, [example("referral.outcome", referral_reference="PPN-NOPE")])
+        assert fire_at(services, clock.now() + timedelta(minutes=59)) == 0
+        assert fire_at(services, clock.now() + timedelta(minutes=2)) == 1
         [alert] = deliveries(engine, "alerts")
-        assert alert.rule == "referral.alerts.unmatched_outcome"
+        content = json.loads(alert.content_json)
+        assert (content["watch_rule"], content["reference"], alert.recipient) == ("unmatched_referral_outcome", "PPN-NOPE",
+                                                                                 "W06000023")
+
+    def test_a_referral_arriving_within_the_grace_raises_no_alert_and_its_referrer_is_told(self, engine, services, clock):
+        """The outcome first, its PPN half an hour later: the police are told the outcome; nobody is alerted."""
+        outcome = example("referral.outcome")
+        run(services, [outcome])
+        clock.advance(timedelta(minutes=30))
+        run(services, [example("ppn.submitted")])
+        assert fire_at(services, clock.now() + timedelta(hours=2)) == 0
+        assert [d.rule for d in deliveries(engine, "police")] == ["referral.police.outcome_to_referrer"]
+
+    def test_a_referral_arriving_after_the_alert_resolves_it(self, engine, services, clock):
+        """Past the grace the alert stands; the PPN arriving later tells the referrer and resolves the alert."""
+        run(services, [example("referral.outcome")])
+        fire_at(services, clock.now() + timedelta(hours=2))
+        run(services, [example("ppn.submitted")])
+        statuses = sorted(json.loads(d.content_json)["status"] for d in deliveries(engine, "alerts")
+                          if json.loads(d.content_json).get("watch_rule") == "unmatched_referral_outcome")
+        assert statuses == ["breached", "resolved"]
 
 
 class TestIdempotence:
