@@ -48,10 +48,22 @@ class IdentityRefused(ValueError):
 
 
 @dataclass(frozen=True)
+class Review:
+    """A record the resolver could not decide on: possibly ``candidate_person_id`` (identifiers only)."""
+
+    review_id: str
+    record_key: str
+    subject_key: str
+    candidate_person_id: str
+    score: float
+
+
+@dataclass(frozen=True)
 class Resolution:
     masters: dict[str, str]  # subject key -> master person id
     notices: list[PlannedDelivery]  # person.merged notices for operators
     subject: str | None = None  # the event's only child, for deliveries about the whole event
+    reviews: tuple[Review, ...] = ()  # records of this event queued for an operator: maybe an existing person
 
     def master_for(self, subject_key: str | None) -> str | None:
         key = subject_key or self.subject
@@ -115,6 +127,7 @@ class IdentityIndex:
         organisation = event.source.organisation_code
         masters: dict[str, str] = {}
         notices: list[PlannedDelivery] = []
+        reviews: list[Review] = []
         for position, person in enumerate(people):
             record_key = f"{event.event_id}:{position}"
             subject = person_key(person, organisation)
@@ -133,12 +146,14 @@ class IdentityIndex:
                 notices.append(self._merged(session, resolver, self._batch_seq, decision.person_id, absorbed, record_ids,
                                             f"record {record_key}", "safeguard.resolver", now))
             if decision.action == "review" and decision.candidate:
-                self._queue(session, record_key, decision, now)
+                reviews.append(Review(self._queue(session, record_key, decision, now), record_key, subject,
+                                      decision.candidate, round(decision.score, 2)))
             masters[subject] = resolver.person_for(record_key)
             log.info("identity.resolved", record_key=record_key, person_id=decision.person_id, action=decision.action,
                      score=round(decision.score, 1), absorbed=list(decision.absorbed))
         children = children_of(event)  # a delivery about the whole event names its child when it has one
-        return Resolution(masters, notices, person_key(children[0], organisation) if len(children) == 1 else None)
+        return Resolution(masters, notices, person_key(children[0], organisation) if len(children) == 1 else None,
+                          tuple(reviews))
 
     def begin(self, session: Session) -> None:
         """Take the lock and replay the log now, before the unit of work reads anything (the router
@@ -174,6 +189,13 @@ class IdentityIndex:
         if person is None or self.resolver is None:
             return set()
         return {record.rsplit(":", 1)[0] for record in self._records_of_person(person)}
+
+    def keys_of_person(self, person_id: str) -> set[str]:
+        """Every subject key of a person's records."""
+        if self.resolver is None:
+            return set()
+        return {self.subject_of[r] for r in self._records_of_person(self.resolver.survivor_of(person_id))
+                if r in self.subject_of}
 
     def _records_of_person(self, person: str) -> list[str]:
         """Its records, and those kept as exact duplicates of them."""
@@ -319,12 +341,13 @@ class IdentityIndex:
                 if key in self.subject_of]
 
     @staticmethod
-    def _queue(session: Session, record_key: str, decision: Decision, now: datetime) -> None:
+    def _queue(session: Session, record_key: str, decision: Decision, now: datetime) -> str:
         review_id = hashlib.sha256(record_key.encode()).hexdigest()[:16]
         stage_insert(session, IdentityReview, {
             "review_id": review_id, "record_key": record_key, "person_id": decision.person_id,
             "candidate_person_id": decision.candidate, "score": round(decision.score, 2), "status": "open",
             "created_at": now, "decided_at": None, "decided_by": None}, ["review_id"])
+        return review_id
 
     @staticmethod
     def _open_review(session: Session, review_id: str) -> IdentityReview:

@@ -25,6 +25,7 @@ from schemas.events import CprAmended, CprRegistered, UnscheduledCareAttended
 from sinks.contract import PlannedDelivery, SinkRefused, UnitOfWork
 from sinks.models import INTAKE_PROCESSED, IntakeEvent
 from streams.encompass.notices import record_notices
+from streams.identity.index import Review
 from streams.identity.keys import children_of, person_key
 from streams.kafka.codec import DeadLetter, Origin
 from streams.pipeline.intake import park
@@ -93,6 +94,7 @@ def _route(services: Services, messages: list[tuple[bytes | None, Origin]]) -> R
             if isinstance(event, (CprRegistered, CprAmended)) or resolution.notices:  # a late flag, or a merge
                 planned += _reevaluated(session, services, context, event, set(done), now)
             planned += resolution.notices
+            planned += _reviews_of_flagged_children(services, context, resolution.reviews, now)
             try:
                 for delivery in planned:
                     sinks[delivery.sink].check(delivery)
@@ -125,6 +127,25 @@ def _route(services: Services, messages: list[tuple[bytes | None, Origin]]) -> R
         session.commit()
     result.processed = len(done)
     return result
+
+
+def _reviews_of_flagged_children(services: Services, context: StoreContext, reviews: tuple[Review, ...],
+                                 now: datetime) -> list[PlannedDelivery]:
+    """An uncertain match to a child on the register is not left in the operators' queue alone: the authority
+    holding the flag gets an urgent review item naming both records (identifiers only)."""
+    planned = []
+    for review in reviews:
+        candidate_keys = services.identity.keys_of_person(review.candidate_person_id)
+        flag = context.flag_of_keys(candidate_keys, now)
+        if flag is None:
+            continue
+        planned.append(services.policy.plan_operational("flagged_child_review", review.review_id, {
+            "notification": "a new record may be a child on your child protection register: please review urgently",
+            "review_id": review.review_id, "record_key": review.record_key, "record_subject_key": review.subject_key,
+            "candidate_person_id": review.candidate_person_id, "candidate_subject_keys": sorted(candidate_keys),
+            "score": review.score, "urgency": "urgent", "event_type": "identity.review"},
+            recipient=flag["local_authority"]["code"], subject_key=review.subject_key))
+    return planned
 
 
 def _first_of_each(batch: list[PlannedDelivery]) -> list[PlannedDelivery]:

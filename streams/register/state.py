@@ -111,6 +111,11 @@ class StoreContext:
         period = flag_at(self.session, self.child_keys(child), event_time(self.current) if self.current else self.now)
         return period.details if period else None
 
+    def flag_of_keys(self, keys: set[str], at: datetime) -> dict[str, Any] | None:
+        """The register details of whichever of ``keys`` was on a register at ``at``, else None."""
+        period = flag_at(self.session, keys, at)
+        return period.details if period else None
+
     def child_keys(self, child: PersonRef) -> set[str]:
         """Every key the register may hold this child under: its own, its NHS number's, and those of every record
         the master person index holds for the same person."""

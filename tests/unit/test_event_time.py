@@ -141,3 +141,36 @@ class TestOneNoticePerIncident:
             with Session(services.engine) as session:
                 assert len(session.exec(select(EncompassNotice)).all()) == 1
                 assert len([d for d in session.exec(select(Deadline)) if d.rule == "encompass_acknowledgement"]) == 1
+
+
+class TestUncertainMatchToAFlaggedChild:
+    def test_the_flag_holding_authority_is_asked_to_review_urgently(self, settings):
+        """A registered child (no NHS number), then a missing report whose child may be her (date of birth with day and
+        month swapped, another address): not merged, but her authority gets an urgent review item naming both records."""
+        ffion = {"source_person_id": "WCCIS-7001", "given_names": "Ffion", "family_name": "Cadwaladr",
+                 "date_of_birth": "2015-03-04", "sex": "female", "role": "subject",
+                 "address": {"lines": ["12 Heol y Castell"], "town": "Llandrindod Wells", "postcode": "LD1 5LG"}}
+        maybe = dict(ffion, source_person_id="NICHE-P-7002", date_of_birth="2015-04-03",
+                     address={"lines": ["3 Stryd Fawr"], "town": "Haverfordwest", "postcode": "SA61 1TP"})
+        services = fresh(settings)
+        run(services, [example("cpr.registered", child=ffion)])
+        run(services, [example("missing.reported", child=maybe)])
+        [item] = [d for d in deliveries(services.engine, "childrens_services")
+                  if d.rule == "identity.childrens_services.possible_flagged_child"]
+        content = __import__("json").loads(item.content_json)
+        assert item.recipient == "W06000023" and content["urgency"] == "urgent"
+        assert content["record_subject_key"] == "src:CP-0193:NICHE-P-7002"
+        assert "src:W06000023:WCCIS-7001" in content["candidate_subject_keys"]
+        assert "Ffion" not in item.content_json and "2015" not in item.content_json  # identifiers only
+
+    def test_an_uncertain_match_to_an_unflagged_child_only_queues_the_review(self, settings):
+        """The same pair with no registration: the operators' queue only, no notice to an authority."""
+        ffion = {"source_person_id": "NICHE-P-7001", "given_names": "Ffion", "family_name": "Cadwaladr",
+                 "date_of_birth": "2015-03-04", "sex": "female", "role": "subject",
+                 "address": {"lines": ["12 Heol y Castell"], "town": "Llandrindod Wells", "postcode": "LD1 5LG"}}
+        maybe = dict(ffion, source_person_id="NICHE-P-7002", date_of_birth="2015-04-03",
+                     address={"lines": ["3 Stryd Fawr"], "town": "Haverfordwest", "postcode": "SA61 1TP"})
+        services = fresh(settings)
+        run(services, [example("missing.reported", child=ffion, episode_reference="EP-1")])
+        run(services, [example("missing.reported", child=maybe, episode_reference="EP-2")])
+        assert not [d for d in deliveries(services.engine) if d.rule == "identity.childrens_services.possible_flagged_child"]
