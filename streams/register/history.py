@@ -59,12 +59,6 @@ def periods_for(session: Session, child_keys: Iterable[str]) -> list[Period]:
     return fold(rows)
 
 
-def flag_at(session: Session, child_keys: Iterable[str], at: datetime) -> Period | None:
-    """The period covering ``at`` (the latest started, if several authorities held the child), or None."""
-    covering = [period for period in periods_for(session, child_keys) if period.covers(at)]
-    return max(covering, key=lambda period: period.start) if covering else None
-
-
 def fold(rows: Iterable[RegisterHistory]) -> list[Period]:
     groups: dict[tuple[str, str], list[RegisterHistory]] = defaultdict(list)
     for row in rows:

@@ -32,7 +32,7 @@ from schemas.events import (
 from sinks.models import CareAccess, ReferralRecord, RegisterFlag, School, SchoolRollEntry
 from sinks.store import insert_ignoring_duplicates, stage_insert
 from streams.identity.keys import person_key
-from streams.register.history import AMENDED, DEREGISTERED, REGISTERED, UNBORN_FLAG_GRACE, flag_at, record_change
+from streams.register.history import AMENDED, DEREGISTERED, REGISTERED, UNBORN_FLAG_GRACE, Period, periods_for, record_change
 from streams.settings import Settings
 
 REGISTER_EVENTS = (CprRegistered, CprAmended, CprDeregistered)
@@ -90,6 +90,7 @@ class StoreContext:
         self.now = now
         self.keys_like = keys_like  # every key the person behind a child key is known by (the master person index)
         self.current: Envelope | None = None  # the event being planned: flags are judged at its time
+        self._periods: dict[frozenset[str], list[Period]] = {}  # this unit of work's answers, until a register change
         self._current: dict[str, bool] = {}
         self._corrections: dict[str, list[Correction]] = {}
         self._reports: dict[str, dict[str, Any]] = {}
@@ -108,13 +109,15 @@ class StoreContext:
     def flag_for(self, child: PersonRef) -> dict[str, Any] | None:
         """The register details if the child (any of its master person's records) was on a register when the
         event being planned happened, else None."""
-        period = flag_at(self.session, self.child_keys(child), event_time(self.current) if self.current else self.now)
-        return period.details if period else None
+        return self.flag_of_keys(self.child_keys(child), event_time(self.current) if self.current else self.now)
 
     def flag_of_keys(self, keys: set[str], at: datetime) -> dict[str, Any] | None:
         """The register details of whichever of ``keys`` was on a register at ``at``, else None."""
-        period = flag_at(self.session, keys, at)
-        return period.details if period else None
+        key = frozenset(keys)
+        if key not in self._periods:
+            self._periods[key] = periods_for(self.session, key)
+        covering = [period for period in self._periods[key] if period.covers(at)]
+        return max(covering, key=lambda period: period.start).details if covering else None
 
     def child_keys(self, child: PersonRef) -> set[str]:
         """Every key the register may hold this child under: its own, its NHS number's, and those of every record
@@ -161,6 +164,8 @@ class StoreContext:
     def apply(self, event: Envelope) -> None:
         """Update state for ``event`` (idempotent); must run before the policy plans it."""
         self.current = event
+        if isinstance(event, (*REGISTER_EVENTS, CprSnapshot)):
+            self._periods.clear()  # the register changes: what was answered before may not hold
         if isinstance(event, REGISTER_EVENTS):
             self._current[str(event.event_id)] = self._apply_register(event)
         elif isinstance(event, CprSnapshot):
