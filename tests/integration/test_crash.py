@@ -53,7 +53,7 @@ def steady_events(children: int, seed: int) -> tuple[list[dict], list[dict]]:
     registrations, events = [], []
     for index in range(children):
         child = {"source_person_id": f"CRASH-{seed}-{index}", "given_names": GIVEN[index % len(GIVEN)],
-                 "family_name": f"Prosser{index}", "date_of_birth": f"{2009 + index % 14}-0{1 + index % 9}-1{index % 9}",
+                 "family_name": f"Prosser{index}", "date_of_birth": f"{start.year - 17 + index % 14}-0{1 + index % 9}-1{index % 9}",
                  "sex": "female" if index % 2 else "male", "nhs_number": nhs_number(rng),
                  "address": {"lines": [f"{index + 1} Heol y Castell"], "postcode": "LD1 5LG"}, "role": "subject"}
         at = (start + timedelta(seconds=index)).isoformat()
@@ -102,7 +102,7 @@ class SteadyPublisher(threading.Thread):
         try:
             for event in self.events:
                 raw = json.dumps(event).encode()
-                self.producer.send(self.topology.topic_for(event["event_type"]).name, key=partition_key(parse_event(raw)),
+                self.producer.send(self.topology.topic_for(event["event_type"]).name, key=partition_key(parse_event(raw, now())),
                                    value=raw)
                 time.sleep(self.interval)
             self.producer.flush()
@@ -134,6 +134,7 @@ def test_random_kills_under_steady_load_lose_and_duplicate_nothing(tmp_path, set
     try:
         first = SteadyPublisher(running.runtime["broker"], registrations, rate=200)
         first.run()
+        assert first.error is None, first.error
         wait_for(lambda: processed() == len(registrations), what="the registrations")
         publisher = SteadyPublisher(running.runtime["broker"], steady, rate=25)
         publisher.start()
