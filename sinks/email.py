@@ -28,6 +28,11 @@ class SmtpSink(Sink[EmailMessage]):
         self.username, self.password = username, password
         self.retry_after_seconds = retry_after_seconds
 
+    def setup(self) -> None:
+        """Refuse a configuration that could never send, before the first notice waits on it."""
+        if not self.host or not 0 < self.port < 65536:
+            raise ValueError(f"SMTP sink: host {self.host!r} and port {self.port} cannot be used")
+
     def write(self, batch: Sequence[EmailMessage], unit: UnitOfWork) -> int:
         """Send every message over one connection; any failure raises ``SinkBackpressure``."""
         if not batch:

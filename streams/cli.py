@@ -64,7 +64,9 @@ def _bootstrap(settings: Settings) -> str:
 
 def services_for(settings: Settings) -> Services:
     """The services a command needs, on the store of the running instance (or the configured one)."""
-    return build_services(settings, engine=make_engine(database_url(settings)))
+    services = build_services(settings, engine=make_engine(database_url(settings)))
+    services.setup_sinks()
+    return services
 
 
 def database_url(settings: Settings) -> str:

@@ -9,13 +9,14 @@ here; the sinks guard exactly what the policy allows them; nothing here touches 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Engine
 
 from sinks.audit import AuditSink
-from sinks.contract import DELIVERY_SINKS, GuardedSink
+from sinks.contract import DELIVERY_SINKS, GuardedSink, Sink
 from sinks.email import SmtpSink
 from sinks.sql import SqlDeliverySink
 from sinks.store import make_engine
@@ -41,6 +42,21 @@ class Services:
     calendars: Calendars
     identity: IdentityIndex
     topology: Topology
+
+    def all_sinks(self) -> list[Sink]:
+        """Every destination these services write to."""
+        return [*self.sinks.values(), self.audit, *([self.email] if self.email else [])]
+
+    def setup_sinks(self) -> None:
+        """``setup`` every sink once, before the first unit of work (the worker, the web app, a command)."""
+        for sink in self.all_sinks():
+            sink.setup()
+
+    def flush_sinks(self, names: Iterable[str] = ()) -> None:
+        """After a unit of work commits: ``flush`` the delivery sinks it wrote to, and the audit writer."""
+        for name in names:
+            self.sinks[name].flush()
+        self.audit.flush()
 
 
 def build_services(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None,

@@ -70,6 +70,8 @@ def intake(services: Services, messages: list[tuple[bytes | None, Origin]]) -> I
         insert_ignoring_duplicates(session, IntakeEvent, rows, ["event_id"])
         result.dead_letters = park(services, session, result.dead_letters, now, actor="safeguard.intake")
         session.commit()
+    if result.dead_letters:
+        services.flush_sinks(["alerts"])
     return result
 
 

@@ -125,6 +125,7 @@ def _route(services: Services, messages: list[tuple[bytes | None, Origin]]) -> R
                          .execution_options(synchronize_session=False))  # rows loaded here are not read again
         result.parked = park(services, session, result.parked, now, actor="safeguard.router")
         session.commit()
+    services.flush_sinks([*pending, *(["alerts"] if result.parked else [])])
     result.processed = len(done)
     return result
 

@@ -34,6 +34,7 @@ def fire_deadlines(services: Services) -> int:
             unit = UnitOfWork(session, "safeguard.watch", now)
             written += sum(services.sinks[name].write(batch, unit) for name, batch in by_sink.items())
             session.commit()
+        services.flush_sinks(by_sink)
         for alert in alerts:
             log.warning("deadline.breached", delivery_id=alert.delivery_id, rule=alert.content.get("watch_rule"),
                         recipient=alert.recipient)

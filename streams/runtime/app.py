@@ -27,6 +27,7 @@ class Pipeline:
 
 def create_pipeline(services: Services, broker: str) -> Pipeline:
     """A configured app with every agent registered; ``broker`` is ``host:port[,host:port]``."""
+    services.setup_sinks()
     pipeline = Pipeline(app=create_app(services.settings, broker), services=services)
     from streams.runtime.agents import deadlines, intake, router
 

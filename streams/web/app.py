@@ -34,6 +34,7 @@ def build_web_app(services: Services, is_ready: Callable[[], tuple[bool, str]],
             response.headers.setdefault(name, value)
         return response
 
+    services.setup_sinks()
     app = web.Application(middlewares=[security_headers])
     app.add_routes([*operators.routes(services, is_ready, lag), *health.routes(services), *schools.routes(services)])
     app.router.add_static("/static/", STATIC, show_index=False)

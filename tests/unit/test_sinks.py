@@ -93,3 +93,31 @@ class TestServices:
         run(services, [example("ppn.submitted")])
         assert [d.rule for d in sinks["childrens_services"].delivered] == ["ppn.childrens_services.full"]
         assert [d.rule for d in sinks["health"].delivered] == ["ppn.health.summary"]
+
+
+class TestLifecycle:
+    def test_sinks_are_set_up_once_and_flushed_after_each_unit_of_work(self, settings, engine, clock, policy):
+        """The worker sets every sink up before its first unit of work; routing flushes the sinks it wrote to."""
+        from streams.runtime.app import create_pipeline
+
+        calls: list[tuple[str, str]] = []
+
+        class Recording(ListSink):
+            def setup(self) -> None:
+                calls.append(("setup", self.name))
+
+            def flush(self) -> None:
+                calls.append(("flush", self.name))
+
+        sinks = {name: Recording(name, policy.allowed_keys(name)) for name in DELIVERY_SINKS}
+        services = build_services(settings, engine=engine, clock=clock, sinks=sinks)
+        create_pipeline(services, "127.0.0.1:9")  # never contacted
+        assert sorted(name for call, name in calls if call == "setup") == sorted(DELIVERY_SINKS)
+        calls.clear()
+        run(services, [example("ppn.submitted")])
+        assert sorted(name for call, name in calls if call == "flush") == ["childrens_services", "health"]
+
+    def test_an_unusable_smtp_configuration_is_refused_at_setup(self):
+        """A port out of range fails at start-up, not when the first notice waits."""
+        with pytest.raises(ValueError, match="cannot be used"):
+            SmtpSink("mail.example", 0).setup()
