@@ -206,17 +206,12 @@ class Watch:
         rows = session.exec(select(ChildIncident).where(ChildIncident.child_key.in_(sorted(keys)),  # type: ignore[attr-defined]
                                                         ChildIncident.kind == "ppn", ChildIncident.grade == "standard")).all()
         ppns = sorted({r.source_event_id: r for r in rows}.values(), key=lambda r: (_aware(r.occurred_at), r.source_event_id))
-        window = timedelta(days=self.rules.repeat_ppn_days)
         out: list[PlannedDelivery] = []
-        for last in ppns:
-            if not event.occurred_at <= _aware(last.occurred_at) <= event.occurred_at + window:
-                continue
-            recent = [r for r in ppns if _aware(last.occurred_at) - window <= _aware(r.occurred_at) <= _aware(last.occurred_at)]
-            if len(recent) >= self.rules.repeat_ppn_count:
-                out += self._escalate("repeat_standard_ppn", f"{last.child_key}|{last.source_event_id}", context,
-                                      last.child_key, last.reference,
-                                      {"standard_ppns_in_window": [r.reference for r in recent],
-                                       "window_days": self.rules.repeat_ppn_days})
+        for last, recent in _full_windows(ppns, lambda r: _aware(r.occurred_at), event.occurred_at,
+                                          timedelta(days=self.rules.repeat_ppn_days), self.rules.repeat_ppn_count):
+            out += self._escalate(
+                "repeat_standard_ppn", f"{last.child_key}|{last.source_event_id}", context, last.child_key, last.reference,
+                {"standard_ppns_in_window": [r.reference for r in recent], "window_days": self.rules.repeat_ppn_days})
         return out
 
     def _on_missing(self, session: Session, event: MissingReported, context: RoutingContext) -> list[PlannedDelivery]:
@@ -233,19 +228,15 @@ class Watch:
                    status=MET if linked else OPEN)
         # Every episode of this child (any of its keys) whose window the new one falls in is judged again, so
         # the Nth episode in event time escalates whatever order the reports arrive in.
-        window = timedelta(days=self.rules.repeat_missing_days)
         episodes = sorted((e for e in session.exec(select(MissingEpisode).where(
             MissingEpisode.child_key.in_(sorted(keys)))) if e.reported_at is not None),  # type: ignore[attr-defined]
             key=lambda e: (_aware(e.reported_at), e.episode_reference))
-        for last in episodes:
-            if not event.occurred_at <= _aware(last.reported_at) <= event.occurred_at + window:
-                continue
-            recent = [e for e in episodes if _aware(last.reported_at) - window <= _aware(e.reported_at) <= _aware(last.reported_at)]
-            if len(recent) >= self.rules.repeat_missing_episodes:
-                out += self._escalate("repeat_missing", f"{last.child_key}|{last.episode_reference}", context,
-                                      last.child_key, last.episode_reference,
-                                      {"episodes_in_window": sorted(e.episode_reference for e in recent),
-                                       "window_days": self.rules.repeat_missing_days, "looked_after": bool(last.looked_after)})
+        for last, recent in _full_windows(episodes, lambda e: _aware(e.reported_at), event.occurred_at,
+                                          timedelta(days=self.rules.repeat_missing_days), self.rules.repeat_missing_episodes):
+            out += self._escalate(
+                "repeat_missing", f"{last.child_key}|{last.episode_reference}", context, last.child_key,
+                last.episode_reference, {"episodes_in_window": sorted(e.episode_reference for e in recent),
+                                         "window_days": self.rules.repeat_missing_days, "looked_after": bool(last.looked_after)})
         return out
 
     def _recent_missing_ppn(self, session: Session, keys: set[str], reported_at: datetime) -> bool:
@@ -407,6 +398,20 @@ class Watch:
             "alert": title, "watch_rule": rule, "status": status, "subject_key": subject, "master_person_id": None,
             "reference": reference, "due_at": due.isoformat() if due else None, "evidence": evidence,
             "event_type": f"watch.{rule}"}, recipient=recipient, subject_key=subject)
+
+
+def _full_windows(items: list[Any], time_of: Callable[[Any], datetime], new: datetime, window: timedelta,
+                  count: int) -> list[tuple[Any, list[Any]]]:
+    """(last, items in its window) for every item (time-ordered) whose window ``new`` falls in and holds ``count``
+    or more: judging all of them, not only the newest, is what makes the Nth in event time escalate whatever the
+    arrival order (keyed by that Nth, the alert is the same alert whichever report arrives last)."""
+    found = []
+    for last in items:
+        if new <= time_of(last) <= new + window:
+            recent = [item for item in items if time_of(last) - window <= time_of(item) <= time_of(last)]
+            if len(recent) >= count:
+                found.append((last, recent))
+    return found
 
 
 def _opened_after_met(session: Session, row: dict[str, Any]) -> None:

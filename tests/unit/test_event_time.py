@@ -4,6 +4,7 @@ earlier events."""
 
 from __future__ import annotations
 
+import json
 from itertools import permutations
 
 from sqlalchemy.pool import StaticPool
@@ -143,21 +144,23 @@ class TestOneNoticePerIncident:
                 assert len([d for d in session.exec(select(Deadline)) if d.rule == "encompass_acknowledgement"]) == 1
 
 
+FFION = {"source_person_id": "WCCIS-7001", "given_names": "Ffion", "family_name": "Cadwaladr", "date_of_birth": "2015-03-04",
+         "sex": "female", "role": "subject",
+         "address": {"lines": ["12 Heol y Castell"], "town": "Llandrindod Wells", "postcode": "LD1 5LG"}}
+MAYBE_FFION = dict(FFION, source_person_id="NICHE-P-7002", date_of_birth="2015-04-03",
+                   address={"lines": ["3 Stryd Fawr"], "town": "Haverfordwest", "postcode": "SA61 1TP"})
+
+
 class TestUncertainMatchToAFlaggedChild:
     def test_the_flag_holding_authority_is_asked_to_review_urgently(self, settings):
         """A registered child (no NHS number), then a missing report whose child may be her (date of birth with day and
         month swapped, another address): not merged, but her authority gets an urgent review item naming both records."""
-        ffion = {"source_person_id": "WCCIS-7001", "given_names": "Ffion", "family_name": "Cadwaladr",
-                 "date_of_birth": "2015-03-04", "sex": "female", "role": "subject",
-                 "address": {"lines": ["12 Heol y Castell"], "town": "Llandrindod Wells", "postcode": "LD1 5LG"}}
-        maybe = dict(ffion, source_person_id="NICHE-P-7002", date_of_birth="2015-04-03",
-                     address={"lines": ["3 Stryd Fawr"], "town": "Haverfordwest", "postcode": "SA61 1TP"})
         services = fresh(settings)
-        run(services, [example("cpr.registered", child=ffion)])
-        run(services, [example("missing.reported", child=maybe)])
+        run(services, [example("cpr.registered", child=FFION)])
+        run(services, [example("missing.reported", child=MAYBE_FFION)])
         [item] = [d for d in deliveries(services.engine, "childrens_services")
                   if d.rule == "identity.childrens_services.possible_flagged_child"]
-        content = __import__("json").loads(item.content_json)
+        content = json.loads(item.content_json)
         assert item.recipient == "W06000023" and content["urgency"] == "urgent"
         assert content["record_subject_key"] == "src:CP-0193:NICHE-P-7002"
         assert "src:W06000023:WCCIS-7001" in content["candidate_subject_keys"]
@@ -165,12 +168,7 @@ class TestUncertainMatchToAFlaggedChild:
 
     def test_an_uncertain_match_to_an_unflagged_child_only_queues_the_review(self, settings):
         """The same pair with no registration: the operators' queue only, no notice to an authority."""
-        ffion = {"source_person_id": "NICHE-P-7001", "given_names": "Ffion", "family_name": "Cadwaladr",
-                 "date_of_birth": "2015-03-04", "sex": "female", "role": "subject",
-                 "address": {"lines": ["12 Heol y Castell"], "town": "Llandrindod Wells", "postcode": "LD1 5LG"}}
-        maybe = dict(ffion, source_person_id="NICHE-P-7002", date_of_birth="2015-04-03",
-                     address={"lines": ["3 Stryd Fawr"], "town": "Haverfordwest", "postcode": "SA61 1TP"})
         services = fresh(settings)
-        run(services, [example("missing.reported", child=ffion, episode_reference="EP-1")])
-        run(services, [example("missing.reported", child=maybe, episode_reference="EP-2")])
+        run(services, [example("missing.reported", child=dict(FFION, source_person_id="NICHE-P-7001"), episode_reference="EP-1")])
+        run(services, [example("missing.reported", child=MAYBE_FFION, episode_reference="EP-2")])
         assert not [d for d in deliveries(services.engine) if d.rule == "identity.childrens_services.possible_flagged_child"]
