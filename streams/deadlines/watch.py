@@ -37,7 +37,7 @@ from sinks.contract import PlannedDelivery
 from sinks.models import ChildIncident, Deadline, MissingEpisode, RegisterFlag
 from sinks.store import insert_ignoring_duplicates, stage_insert
 from streams.deadlines.working_time import add_working_days, add_working_hours
-from streams.identity.keys import person_key
+from streams.identity.keys import children_of, person_key
 from streams.register.history import UNBORN_FLAG_GRACE
 from streams.sharing.policy import Policy, RoutingContext
 
@@ -269,8 +269,6 @@ class Watch:
         """A notification to the key worker of every child the event concerns who was on a register when it happened."""
         if event.event_type not in self.rules.incident_event_types:  # type: ignore[attr-defined]
             return []
-        from streams.identity.keys import children_of
-
         out = []
         for child in children_of(event):
             flag = context.flag_for(child)

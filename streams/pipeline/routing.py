@@ -164,19 +164,21 @@ def _reevaluated(session: Session, services: Services, context: StoreContext, ev
     delivery ids are the ones routing that event now would give, so nothing is delivered twice."""
     identity, policy = services.identity, services.policy
     planned: list[PlannedDelivery] = []
-    seen = {str(event.event_id)}
+    earlier_ids: set[str] = set()
     for child in children_of(event):
-        for event_id in sorted(identity.events_like(person_key(child, event.source.organisation_code)) - seen):
-            seen.add(event_id)
-            row = session.get(IntakeEvent, event_id)
-            if row is None or row.event_type not in REEVALUATED or not (row.status == INTAKE_PROCESSED or event_id in routed):
-                continue  # not routed yet: routing it will see the flag
-            earlier = parse_event(row.payload, now)
-            context.evaluating(earlier)
-            if isinstance(earlier, UnscheduledCareAttended):
-                context.record_access_if_flagged(earlier)
-            planned += [d for d in policy.plan(earlier, context) if d.rule in policy.flag_dependent_rules]
-            planned += services.watch.key_worker_notices(earlier, context)
+        earlier_ids |= identity.events_like(person_key(child, event.source.organisation_code))
+    earlier_ids.discard(str(event.event_id))
+    rows = session.exec(select(IntakeEvent.event_id, IntakeEvent.event_type, IntakeEvent.status, IntakeEvent.payload)
+                        .where(IntakeEvent.event_id.in_(sorted(earlier_ids)))).all() if earlier_ids else []  # type: ignore[attr-defined]
+    for row in sorted(rows, key=lambda r: r.event_id):  # one read for the child's whole history
+        if row.event_type not in REEVALUATED or not (row.status == INTAKE_PROCESSED or row.event_id in routed):
+            continue  # not routed yet: routing it will see the flag
+        earlier = parse_event(row.payload, now)
+        context.evaluating(earlier)
+        if isinstance(earlier, UnscheduledCareAttended):
+            context.record_access_if_flagged(earlier)
+        planned += [d for d in policy.plan(earlier, context) if d.rule in policy.flag_dependent_rules]
+        planned += services.watch.key_worker_notices(earlier, context)
     context.evaluating(event)
     return [replace(d, master_person_id=identity.master_of(d.subject_key) if d.subject_key else None) for d in planned]
 
