@@ -1,10 +1,13 @@
 """State the router keeps in the SQL store: register flags, care accesses and open referrals.
 
-Inputs: validated events, inside the router's unit of work. Outputs: updated ``register_flag``,
-``care_access`` and ``referral`` rows, reconciliation corrections, and ``StoreContext``, the
-``RoutingContext`` the policy engine reads. Guarantee: updates are idempotent and ordered by
-the source's own sequence or event time, so a stale register event that arrives late never
-overwrites (or resurrects) a newer state, and a snapshot never undoes a change made after it.
+Inputs: validated events, inside the router's unit of work; the master person index's keys for a
+child. Outputs: updated ``register_flag`` (the current state, for the health lookup), every register
+change in ``register_history`` (``history.py``), ``care_access`` and ``referral`` rows,
+reconciliation corrections, and ``StoreContext``, the ``RoutingContext`` the policy engine reads.
+Guarantees: updates are idempotent and ordered by the source's own sequence or event time, so a stale
+register event that arrives late never overwrites (or resurrects) a newer state, and a snapshot never
+undoes a change made after it; "is this child flagged?" is answered at the time of the event being
+planned, for every key the person index holds for the child, whatever order the changes arrived in.
 """
 
 from __future__ import annotations
