@@ -118,7 +118,16 @@ def cmd_export(args: argparse.Namespace) -> int:
             else:
                 query = select(DeliveryRecord).where(DeliveryRecord.sink == args.sink).order_by(
                     DeliveryRecord.delivered_at, DeliveryRecord.delivery_id)  # type: ignore[arg-type]
+                withdrawn, recalls = set(), frozenset()
+                if args.standing:  # what stands: neither recalled nor a recall notice
+                    from streams.pipeline.rejudge import recalled_ids
+                    from streams.sharing.policy import Policy
+
+                    policy = Policy.load(settings.policy_file)
+                    withdrawn, recalls = recalled_ids(session, policy), policy.recall_rule_ids()
                 for delivery in session.exec(query):
+                    if delivery.delivery_id in withdrawn or delivery.rule in recalls:
+                        continue
                     out.write(json.dumps(delivery_line(delivery), ensure_ascii=False) + "\n")
     finally:
         if args.out:
@@ -351,8 +360,9 @@ def cmd_identity(args: argparse.Namespace) -> int:
 
 def cmd_identity_review(args: argparse.Namespace) -> int:
     """The identity review queue and merges: ``review list|confirm|reject``, ``unmerge``, ``person``."""
-    from sinks.contract import UnitOfWork
+    from sinks.contract import SinkRefused
     from streams.identity.index import IdentityRefused
+    from streams.pipeline.rejudge import after_identity_decision
 
     services = services_for(settings_from(args))
     engine, index = services.engine, services.identity
@@ -377,10 +387,11 @@ def cmd_identity_review(args: argparse.Namespace) -> int:
                 notice = index.confirm(session, _required(args.review_id, "review_id"), actor)
             else:
                 index.reject(session, _required(args.review_id, "review_id"), actor)
-            if notice is not None:
-                services.sinks["alerts"].write([notice], UnitOfWork(session, actor, services.clock.now()))
+            # The notice, and re-judging both persons' histories: what they qualify for now, recalls of what not.
+            written = after_identity_decision(session, services, notice, actor) if notice is not None else set()
             session.commit()
-        except IdentityRefused as exc:
+            services.flush_sinks(sorted(written))
+        except (IdentityRefused, SinkRefused) as exc:
             raise CliError(str(exc)) from exc
     print(f"done: {notice.content['event_type']} change {notice.content['change_seq']}" if notice else "done: kept apart")
     return 0
@@ -423,6 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", parents=[common], help="what a sink has received, as JSON lines")
     export.add_argument("sink", choices=EXPORTABLE)
     export.add_argument("--out", help="write to this file instead of standard output")
+    export.add_argument("--standing", action="store_true",
+                        help="leave out recalled deliveries and the recall notices (what stands, whatever the arrival order)")
     export.set_defaults(func=cmd_export)
 
     topics = commands.add_parser("topics", parents=[common], help="declared topics and their state on the broker")

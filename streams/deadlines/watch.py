@@ -199,15 +199,20 @@ class Watch:
                    {"referrer": event.source.organisation_code})
         return out
 
-    def _repeat_standard_ppn(self, session: Session, event: PpnSubmitted, keys: set[str],
+    def repeat_escalations(self, session: Session, keys: set[str], context: RoutingContext) -> list[PlannedDelivery]:
+        """Every repeat escalation the child's whole history (by all its keys) calls for now: what a merge or an
+        un-merge is judged against."""
+        return self._repeat_standard_ppn(session, None, keys, context) + self._repeat_missing(session, None, keys, context)
+
+    def _repeat_standard_ppn(self, session: Session, event: PpnSubmitted | None, keys: set[str],
                              context: RoutingContext) -> list[PlannedDelivery]:
         """Every standard-grade PPN about this child (any of its keys) whose window the new one falls in is
-        judged again, so the Nth in event time escalates whatever order they arrive in."""
+        judged again, so the Nth in event time escalates whatever order they arrive in (no event: every window)."""
         rows = session.exec(select(ChildIncident).where(ChildIncident.child_key.in_(sorted(keys)),  # type: ignore[attr-defined]
                                                         ChildIncident.kind == "ppn", ChildIncident.grade == "standard")).all()
         ppns = sorted({r.source_event_id: r for r in rows}.values(), key=lambda r: (_aware(r.occurred_at), r.source_event_id))
         out: list[PlannedDelivery] = []
-        for last, recent in _full_windows(ppns, lambda r: _aware(r.occurred_at), event.occurred_at,
+        for last, recent in _full_windows(ppns, lambda r: _aware(r.occurred_at), event.occurred_at if event else None,
                                           timedelta(days=self.rules.repeat_ppn_days), self.rules.repeat_ppn_count):
             out += self._escalate(
                 "repeat_standard_ppn", f"{last.child_key}|{last.source_event_id}", context, last.child_key, last.reference,
@@ -219,19 +224,23 @@ class Watch:
         episode = self._episode(session, event.episode_reference, event.child, event.source.organisation_code,
                                 reported_at=event.occurred_at, looked_after=event.looked_after,
                                 profile_reference=event.profile_reference, ppn_reference=event.ppn_reference)
-        out: list[PlannedDelivery] = []
         keys = context.child_keys(event.child)
         linked = episode.ppn_reference or self._recent_missing_ppn(session, keys, event.occurred_at)
         due = event.occurred_at + timedelta(hours=self.rules.missing_without_ppn_hours)
         self._open(session, "missing_without_ppn", event.episode_reference, key, due,
                    self.recipients("missing_without_ppn", context), {"reported_at": event.occurred_at.isoformat()},
                    status=MET if linked else OPEN)
-        # Every episode of this child (any of its keys) whose window the new one falls in is judged again, so
-        # the Nth episode in event time escalates whatever order the reports arrive in.
+        return self._repeat_missing(session, event, keys, context)
+
+    def _repeat_missing(self, session: Session, event: MissingReported | None, keys: set[str],
+                        context: RoutingContext) -> list[PlannedDelivery]:
+        """Every episode of this child (any of its keys) whose window the new one falls in is judged again, so
+        the Nth episode in event time escalates whatever order the reports arrive in (no event: every window)."""
+        out: list[PlannedDelivery] = []
         episodes = sorted((e for e in session.exec(select(MissingEpisode).where(
             MissingEpisode.child_key.in_(sorted(keys)))) if e.reported_at is not None),  # type: ignore[attr-defined]
             key=lambda e: (_aware(e.reported_at), e.episode_reference))
-        for last, recent in _full_windows(episodes, lambda e: _aware(e.reported_at), event.occurred_at,
+        for last, recent in _full_windows(episodes, lambda e: _aware(e.reported_at), event.occurred_at if event else None,
                                           timedelta(days=self.rules.repeat_missing_days), self.rules.repeat_missing_episodes):
             out += self._escalate(
                 "repeat_missing", f"{last.child_key}|{last.episode_reference}", context, last.child_key,
@@ -398,14 +407,15 @@ class Watch:
             "event_type": f"watch.{rule}"}, recipient=recipient, subject_key=subject)
 
 
-def _full_windows(items: list[Any], time_of: Callable[[Any], datetime], new: datetime, window: timedelta,
+def _full_windows(items: list[Any], time_of: Callable[[Any], datetime], new: datetime | None, window: timedelta,
                   count: int) -> list[tuple[Any, list[Any]]]:
-    """(last, items in its window) for every item (time-ordered) whose window ``new`` falls in and holds ``count``
-    or more: judging all of them, not only the newest, is what makes the Nth in event time escalate whatever the
-    arrival order (keyed by that Nth, the alert is the same alert whichever report arrives last)."""
+    """(last, items in its window) for every item (time-ordered) whose window ``new`` falls in (every item when
+    ``new`` is None) and holds ``count`` or more: judging all of them, not only the newest, is what makes the Nth
+    in event time escalate whatever the arrival order (keyed by that Nth, the alert is the same alert whichever
+    report arrives last)."""
     found = []
     for last in items:
-        if new <= time_of(last) <= new + window:
+        if new is None or new <= time_of(last) <= new + window:
             recent = [item for item in items if time_of(last) - window <= time_of(item) <= time_of(last)]
             if len(recent) >= count:
                 found.append((last, recent))

@@ -190,6 +190,13 @@ class IdentityIndex:
             return set()
         return {record.rsplit(":", 1)[0] for record in self._records_of_person(person)}
 
+    def events_of_person(self, person_id: str) -> set[str]:
+        """The source event ids of every record of a person now (after merges and un-merges)."""
+        if self.resolver is None:
+            return set()
+        return {record.rsplit(":", 1)[0]
+                for record in self._records_of_person(self.resolver.survivor_of(person_id))}
+
     def keys_of_person(self, person_id: str) -> set[str]:
         """Every subject key of a person's records."""
         if self.resolver is None:

@@ -21,7 +21,7 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from schemas import parse_event
-from schemas.events import CprAmended, CprRegistered, UnscheduledCareAttended
+from schemas.events import CprAmended, CprDeregistered, CprRegistered
 from sinks.contract import PlannedDelivery, SinkRefused, UnitOfWork
 from sinks.models import INTAKE_PROCESSED, IntakeEvent
 from streams.encompass.notices import record_notices
@@ -29,11 +29,11 @@ from streams.identity.index import Review
 from streams.identity.keys import children_of, person_key
 from streams.kafka.codec import DeadLetter, Origin
 from streams.pipeline.intake import park
+from streams.pipeline.rejudge import Rejudged, person, rejudge
 from streams.register.state import StoreContext
 from streams.services import Services
 
 log = structlog.get_logger("safeguard.routing")
-REEVALUATED = ("unscheduled_care.attended", "ppn.submitted", "domestic_abuse.reported", "missing.reported")
 
 
 @dataclass
@@ -91,8 +91,13 @@ def _route(services: Services, messages: list[tuple[bytes | None, Origin]]) -> R
                 planned += watch.referral_arrived(session, event)
             planned += watch.on_event(session, event, context)
             planned = [replace(d, master_person_id=resolution.master_for(d.subject_key)) for d in planned]
-            if isinstance(event, (CprRegistered, CprAmended)) or resolution.notices:  # a late flag, or a merge
-                planned += _reevaluated(session, services, context, event, set(done), now)
+            if isinstance(event, (CprRegistered, CprAmended, CprDeregistered)) or resolution.notices:
+                # A register change (late, or dated before what was routed) or a merge: the child's history again.
+                rejudged = _rejudged(session, services, context, event, resolution.notices, set(done),
+                                     [d for batch in pending.values() for d in batch])
+                for sink_name in pending:
+                    pending[sink_name] = [d for d in pending[sink_name] if d.delivery_id not in rejudged.dropped]
+                planned += rejudged.planned + rejudged.recalls
             planned += resolution.notices
             planned += _reviews_of_flagged_children(services, context, resolution.reviews, now)
             try:
@@ -156,31 +161,17 @@ def _first_of_each(batch: list[PlannedDelivery]) -> list[PlannedDelivery]:
     return list(firsts.values())
 
 
-def _reevaluated(session: Session, services: Services, context: StoreContext, event, routed: set[str],  # type: ignore[no-untyped-def]
-                 now: datetime) -> list[PlannedDelivery]:
-    """The flag-dependent deliveries that earlier events of the same child (by its master person) now qualify
-    for: a registration received after an attendance it covers notifies the key worker, a merge that shows
-    an earlier incident was about a flagged child does too. Judged at each earlier event's own time; the
-    delivery ids are the ones routing that event now would give, so nothing is delivered twice."""
-    identity, policy = services.identity, services.policy
-    planned: list[PlannedDelivery] = []
-    earlier_ids: set[str] = set()
-    for child in children_of(event):
-        earlier_ids |= identity.events_like(person_key(child, event.source.organisation_code))
-    earlier_ids.discard(str(event.event_id))
-    rows = session.exec(select(IntakeEvent.event_id, IntakeEvent.event_type, IntakeEvent.status, IntakeEvent.payload)
-                        .where(IntakeEvent.event_id.in_(sorted(earlier_ids)))).all() if earlier_ids else []  # type: ignore[attr-defined]
-    for row in sorted(rows, key=lambda r: r.event_id):  # one read for the child's whole history
-        if row.event_type not in REEVALUATED or not (row.status == INTAKE_PROCESSED or row.event_id in routed):
-            continue  # not routed yet: routing it will see the flag
-        earlier = parse_event(row.payload, now)
-        context.evaluating(earlier)
-        if isinstance(earlier, UnscheduledCareAttended):
-            context.record_access_if_flagged(earlier)
-        planned += [d for d in policy.plan(earlier, context) if d.rule in policy.flag_dependent_rules]
-        planned += services.watch.key_worker_notices(earlier, context)
-    context.evaluating(event)
-    return [replace(d, master_person_id=identity.master_of(d.subject_key) if d.subject_key else None) for d in planned]
+def _rejudged(session: Session, services: Services, context: StoreContext, event, merges: list[PlannedDelivery],  # type: ignore[no-untyped-def]
+              routed: set[str], pending: list[PlannedDelivery]) -> Rejudged:
+    """The earlier events of the event's children (by their master persons) judged again: a registration received
+    after an attendance it covers notifies the key worker; a merge that shows an earlier incident was about a
+    flagged child does too; a de-registration dated before an incident already notified recalls the notice."""
+    identity = services.identity
+    persons = {identity.master_of(person_key(child, event.source.organisation_code)) for child in children_of(event)}
+    reason = (f"register change {event.event_id}" if not merges
+              else "merge of person records " + ", ".join(str(m.content.get("change_seq")) for m in merges))
+    return rejudge(session, services, context, [person(services, p) for p in sorted(persons - {None})], reason,  # type: ignore[arg-type]
+                   routed, pending, exclude=str(event.event_id))
 
 
 def _outcomes_now_deliverable(session: Session, services: Services, context: StoreContext,

@@ -282,6 +282,14 @@ class StoreContext:
                       event.attended_at, event.site.model_dump(mode="json"), str(event.event_id))
 
 
+    def forget_access_unless_flagged(self, event: UnscheduledCareAttended) -> None:
+        """Re-judged: an attendance of a child who, it turns out, was not on a register then leaves the history."""
+        self.current = event
+        if self.flag_for(event.child) is None:
+            access_id = f"{event.source.organisation_code}:{event.attendance_reference}"
+            self.session.exec(delete(CareAccess).where(CareAccess.access_id == access_id))  # type: ignore[call-overload]
+
+
 def record_access(session: Session, nhs_number: str, access_id: str, at: datetime, site: dict, event_id: str | None) -> None:
     """Keep one access in a flagged child's history, pruned to the most recent 25."""
     insert_ignoring_duplicates(session, CareAccess, [{

@@ -23,6 +23,9 @@ from sinks.contract import SINKS, PlannedDelivery
 from streams.identity.keys import children_of, person_key
 
 RULE_KINDS = ("encompass_notice", "reconciliation_report")
+# Operational deliveries that a late register change or an un-merge may show were not due (key-worker
+# notices of incidents; repeat escalations come as deadline alerts).
+REJUDGED_OPERATIONS = ("registered_child_incident", "deadline_alert")
 """Rules the code must recognise are marked with one of these ``kind``s in the policy data."""
 DELIVERY_NAMESPACE = uuid.UUID("6f1c2f7e-3d7a-4c55-9a53-0b7f3c1d2e10")
 VOICE_LINE_MAX = 280
@@ -120,6 +123,13 @@ class Policy:
             operations[name] = OperationsRule(spec["id"], spec["sink"], spec.get("recipient", "operators"), tuple(spec["fields"]))
         if "dead_letter_alert" not in operations:
             raise PolicyError("the policy must define [operations.dead_letter_alert]")
+        rejudged_sinks = {rule.sink for rule in rules if _flag_dependent(rule)}
+        rejudged_sinks |= {operations[name].sink for name in REJUDGED_OPERATIONS if name in operations}
+        missing = sorted(f"[operations.recall_{sink}]" for sink in rejudged_sinks if f"recall_{sink}" not in operations)
+        if missing or "delivery_recalled" not in operations:
+            raise PolicyError("a re-judged delivery may have to be recalled: the policy must define "
+                              + ", ".join(missing + ([] if "delivery_recalled" in operations
+                                                     else ["[operations.delivery_recalled]"])))
         return cls(version=version, rules=tuple(rules), digest=hashlib.sha256(text).hexdigest()[:16], operations=operations)
 
     def rule_ids(self, kind: str) -> frozenset[str]:
@@ -140,8 +150,12 @@ class Policy:
     def flag_dependent_rules(self) -> frozenset[str]:
         """Rules whose outcome depends on whether the child was on a register (re-evaluated when a late
         registration or a merge shows an earlier event was about a flagged child)."""
-        return frozenset(rule.id for rule in self.rules
-                         if "child_flagged" in rule.when or rule.recipient == "register_local_authority")
+        return frozenset(rule.id for rule in self.rules if _flag_dependent(rule))
+
+    def recall_rule_ids(self) -> frozenset[str]:
+        """The ids of recall notices and of the operators' recall alerts (see ``streams/pipeline/rejudge.py``)."""
+        return frozenset(op.id for name, op in self.operations.items() if name.startswith("recall_")
+                         or name == "delivery_recalled")
 
     def rules_for(self, event_type: str) -> list[Rule]:
         return [rule for rule in self.rules if event_type in rule.event_types]
@@ -206,6 +220,10 @@ class Policy:
             delivery_id=str(uuid.uuid5(DELIVERY_NAMESPACE, basis)), sink=rule.sink, recipient=recipient, rule=rule.id,
             policy_version=self.version, source_event_id=str(event.event_id),
             source_event_type=event.event_type, subject_key=subject, content=content)  # type: ignore[attr-defined]
+
+
+def _flag_dependent(rule: Rule) -> bool:
+    return "child_flagged" in rule.when or rule.recipient == "register_local_authority"
 
 
 def _rule_from(spec: dict, views: dict[str, View], seen: set[str]) -> Rule:

@@ -56,8 +56,8 @@ def _env() -> dict:
     return env
 
 
-def export(sink: str, data_dir: Path) -> list[dict]:
-    result = cli("export", sink, data_dir=data_dir, check=True)
+def export(sink: str, data_dir: Path, *options: str) -> list[dict]:
+    result = cli("export", sink, *options, data_dir=data_dir, check=True)
     return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
 
 

@@ -5,10 +5,11 @@ earlier events."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from itertools import permutations
 
 from sqlalchemy.pool import StaticPool
-from sqlmodel import create_engine
+from sqlmodel import Session, create_engine, select
 
 from schemas.examples import EXAMPLES, EXAMPLES_NOW, example
 from sinks.store import migrate
@@ -68,8 +69,6 @@ class TestDeregistration:
         during = example("unscheduled_care.attended", attendance_reference="ATT-20", attended_at="2026-11-20T10:00:00+00:00")
         after = example("unscheduled_care.attended", attendance_reference="ATT-22", attended_at="2026-11-22T10:00:00+00:00",
                         occurred_at="2026-11-22T10:00:00+00:00", recorded_at="2026-11-22T10:05:00+00:00")
-        # Not covered: an attendance after the de-registration date that arrives before the de-registration is
-        # notified on what was known then, and is not recalled (see README, "Event time").
         services = fresh(settings)
         run(services, [registration])
         run(services, [deregistration])
@@ -79,6 +78,45 @@ class TestDeregistration:
         for event in (registration, during, deregistration, after):
             run(in_order, [event])
         assert ACCESS_NOTICE in rules_for(in_order, during) and ACCESS_NOTICE not in rules_for(in_order, after)
+
+
+    def test_a_deregistration_dated_before_an_attendance_already_notified_recalls_the_notice(self, settings):
+        """Registered on the 18th; an attendance on the 22nd arrives before the de-registration dated the 21st: the
+        key worker was told on what was known then; the de-registration sends the authority a recall naming that
+        delivery, tells operators, and takes the attendance out of the access history. Its redelivery recalls
+        nothing more, and what stands (delivered, not recalled) is what event-time order delivers."""
+        from streams.pipeline.rejudge import recalled_ids
+        from streams.register.state import recent_accesses
+
+        registration, deregistration = example("cpr.registered"), example("cpr.deregistered")
+        after = example("unscheduled_care.attended", attendance_reference="ATT-22", attended_at="2026-11-22T10:00:00+00:00",
+                        occurred_at="2026-11-22T10:00:00+00:00", recorded_at="2026-11-22T10:05:00+00:00")
+        late = fresh(settings)
+        run(late, [registration])
+        run(late, [after])
+        [notice] = [d for d in deliveries(late.engine) if d.rule == ACCESS_NOTICE]
+        run(late, [deregistration])
+        recalls = {d.rule: d for d in deliveries(late.engine) if d.source_event_type == "delivery.recalled"}
+        to_authority = recalls["recall.childrens_services.disregard"]
+        assert to_authority.recipient == notice.recipient and to_authority.subject_key == notice.subject_key
+        assert json.loads(to_authority.content_json)["recalls_delivery_id"] == notice.delivery_id
+        assert f"register change {deregistration['event_id']}" == json.loads(to_authority.content_json)["reason"]
+        assert recalls["recall.alerts.operators"].recipient == "operators"
+        assert "recall.health.disregard" in recalls  # the access history line sent to health is withdrawn too
+        with Session(late.engine) as session:
+            assert recent_accesses(session, after["child"]["nhs_number"]) == []
+        in_order = fresh(settings)
+        for event in (registration, deregistration, after):
+            run(in_order, [event])
+        with Session(late.engine) as session:
+            withdrawn = recalled_ids(session, late.policy)
+        standing = {d[0] for d in delivered(late) if d[0] not in withdrawn and not d[1].startswith("recall.")}
+        assert standing == {d[0] for d in delivered(in_order)}
+        before = delivered(late)
+        late.clock.at += timedelta(minutes=5)
+        run(late, [dict(deregistration, event_id="5b0f8a52-5a0e-4c8e-9e55-3c1f0b7a9d99", sequence=4)])  # said again
+        assert {d for d in delivered(late) - before if d[1].startswith("recall.")} == set()
+        assert notice.delivery_id in withdrawn and notice.delivery_id not in {d[0] for d in delivered(in_order)}
 
 
 class TestThroughTheMasterPerson:
@@ -172,3 +210,68 @@ class TestUncertainMatchToAFlaggedChild:
         run(services, [example("missing.reported", child=dict(FFION, source_person_id="NICHE-P-7001"), episode_reference="EP-1")])
         run(services, [example("missing.reported", child=MAYBE_FFION, episode_reference="EP-2")])
         assert not [d for d in deliveries(services.engine) if d.rule == "identity.childrens_services.possible_flagged_child"]
+
+    def test_confirming_the_match_notifies_the_key_worker_and_undoing_it_recalls_the_notice(self, settings):
+        """The operator confirms the pair: the missing report is now known to be about a registered child, so her key
+        worker is told. The merge is then found wrong and undone: that notice is recalled (to the authority, and
+        operators told), with who decided in the audit trail."""
+        from sinks.models import AuditRecord, IdentityChange
+        from streams.pipeline.rejudge import after_identity_decision
+
+        services = fresh(settings)
+        run(services, [example("cpr.registered", child=FFION)])
+        missing = example("missing.reported", child=MAYBE_FFION)
+        run(services, [missing])
+        assert INCIDENT_NOTICE not in rules_for(services, missing)
+        index = services.identity
+        with Session(services.engine) as session:
+            notice = index.confirm(session, index.reviews(session)[0].review_id, "operator:a.jones")
+            after_identity_decision(session, services, notice, "operator:a.jones")
+            session.commit()
+        [told] = [d for d in deliveries(services.engine) if d.rule == INCIDENT_NOTICE]
+        assert told.source_event_id == missing["event_id"] and told.recipient == "W06000023"
+        with Session(services.engine) as session:
+            change = session.exec(select(IdentityChange.seq).where(IdentityChange.kind == "merge")).one()
+            after_identity_decision(session, services, index.unmerge(session, change, "operator:b.evans"), "operator:b.evans")
+            session.commit()
+        recalls = [json.loads(d.content_json) | {"recipient": d.recipient} for d in deliveries(services.engine)
+                   if d.rule == "recall.childrens_services.disregard"]
+        assert recalls == [{"notification": recalls[0]["notification"], "recalls_delivery_id": told.delivery_id,
+                            "recalled_rule": INCIDENT_NOTICE, "recalled_source_event_id": missing["event_id"],
+                            "reason": f"person.unmerged change {change + 1} by operator:b.evans",
+                            "subject_key": told.subject_key, "event_type": "delivery.recalled", "recipient": "W06000023"}]
+        with Session(services.engine) as session:
+            recalled_by = {a.actor for a in session.exec(select(AuditRecord)) if a.rule == "recall.alerts.operators"}
+        assert recalled_by == {"operator:b.evans"}
+
+    def test_a_confirmed_match_that_makes_a_third_episode_escalates_and_its_undoing_recalls_the_escalation(self, settings):
+        """Two episodes of Ffion, and a third under a record that may be hers (the review band): no escalation until the
+        operator confirms; then the third in 90 days escalates; undoing the merge recalls that escalation."""
+        from sinks.models import IdentityChange
+        from streams.pipeline.rejudge import after_identity_decision, recalled_ids
+
+        police = {"agency": "police", "organisation": "Dyfed-Powys Police", "organisation_code": "DPP"}
+        services = fresh(settings)
+        for n, (child, day) in enumerate([(FFION, "2026-09-01"), (FFION, "2026-10-01"), (MAYBE_FFION, "2026-11-01")]):
+            run(services, [example("missing.reported", episode_reference=f"EP-{n}", ppn_reference=f"PPN-{n}", source=police,
+                                   child=dict(child, source_person_id=f"NICHE-{child['source_person_id']}"),
+                                   occurred_at=f"{day}T20:00:00+00:00", recorded_at=f"{day}T20:10:00+00:00",
+                                   last_seen_at=f"{day}T18:00:00+00:00")])
+
+        def escalations() -> set[str]:
+            return {d.delivery_id for d in deliveries(services.engine, "alerts") if '"repeat_missing"' in d.content_json}
+
+        assert escalations() == set()
+        index = services.identity
+        with Session(services.engine) as session:
+            notice = index.confirm(session, index.reviews(session)[0].review_id, "operator:test")
+            after_identity_decision(session, services, notice, "operator:test")
+            session.commit()
+        escalated = escalations()
+        assert len(escalated) == 1
+        with Session(services.engine) as session:
+            change = session.exec(select(IdentityChange.seq).where(IdentityChange.kind == "merge")).one()
+            after_identity_decision(session, services, index.unmerge(session, change, "operator:test"), "operator:test")
+            session.commit()
+        with Session(services.engine) as session:
+            assert recalled_ids(session, services.policy) == escalated

@@ -25,10 +25,12 @@ class TestLoading:
         (lambda t: t.replace('sink = "health"', 'sink = "newspaper"', 1), "unknown sink 'newspaper'"),
         (lambda t: t.replace('when = ["child_under_5"]', 'when = ["child_is_nice"]'), "unknown condition 'child_is_nice'"),
         (lambda t: t.replace('view = "encompass_notice"', 'view = "everything"'), "unknown view 'everything'"),
-        (lambda t: t.replace('version = "2026.12-1"', ''), "'version'"),
+        (lambda t: t.replace('version = "2026.12-2"', ''), "'version'"),
+        (lambda t: t.replace("[operations.recall_health]", "[operations.recall_newspaper]"), r"\[operations.recall_health\]"),
     ])
     def test_mistakes_are_refused_naming_the_problem(self, tmp_path, mutation, message):
-        """A policy naming an unknown sink, condition or view, or with no version, does not load."""
+        """A policy naming an unknown sink, condition or view, with no version, or unable to recall a delivery that
+        re-judging may withdraw, does not load."""
         from streams.settings import DEFAULT_POLICY_FILE
 
         broken = tmp_path / "policy.toml"
