@@ -14,8 +14,8 @@ import sys
 
 from streams.kafka import broker_quirks
 from streams.runtime.app import create_app
-from streams.settings import Settings
 from streams.runtime.worker import make_worker
+from streams.settings import Settings
 
 SOURCE, TARGET = "bench.in", "bench.out"
 

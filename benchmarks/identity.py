@@ -25,6 +25,7 @@ from itertools import combinations
 from benchmarks.synthetic_people import make_people, observations, observe
 from streams.identity.resolver import Record, Resolver
 
+
 def pairs(groups: dict[str, list[int]]) -> set[tuple[int, int]]:
     return {pair for members in groups.values() for pair in combinations(sorted(members), 2)}
 

@@ -42,10 +42,13 @@ from sqlalchemy import create_engine, text
 from benchmarks.synthetic_people import make_people
 from schemas import parse_event
 from schemas.examples import example
-from streams.kafka.broker_quirks import producer_settings
-from streams.kafka.embedded_broker import EmbeddedBroker
+from streams.access.credentials import ProducerKeys
 from streams.clock import Clock
 from streams.identity.keys import partition_key
+from streams.kafka.broker_quirks import producer_settings
+from streams.kafka.embedded_broker import EmbeddedBroker
+from streams.settings import Settings
+
 
 def make_events(count: int, tag: str, age: timedelta = timedelta(0)) -> list[tuple[str, bytes, bytes]]:
     """PPNs about ``count`` distinct synthetic children (``benchmarks.synthetic_people``: common Welsh and
@@ -179,10 +182,14 @@ class Running:
         self.runtime = json.loads(runtime_file.read_text())
         self.engine = create_engine(database or f"sqlite:///{self.data_dir / 'safeguard.db'}")
         self.producer = KafkaProducer(bootstrap_servers=self.runtime["broker"], **producer_settings())
+        self.keys = ProducerKeys.from_settings(Settings(_env_file=None, data_dir=self.data_dir))  # signed, as producers must
+
+    def send(self, key: bytes, raw: bytes) -> None:
+        self.producer.send("safeguarding.ppn", key=key, value=raw, headers=self.keys.sign_as_claimed(raw))
 
     def publish(self, events: list[tuple[str, bytes, bytes]]) -> None:
         for _id, key, raw in events:
-            self.producer.send("safeguarding.ppn", key=key, value=raw)
+            self.send(key, raw)
         self.producer.flush()
 
     def processed(self) -> int:
@@ -242,7 +249,7 @@ def measure(label: str, workers: int, database: str | None, events: int, rate: f
             delay = start_at + index / rate - time.time()
             if delay > 0:
                 time.sleep(delay)
-            running.producer.send("safeguarding.ppn", key=key, value=raw)
+            running.send(key, raw)
             sent_at[event_id] = time.time()
         running.producer.flush()
         running.wait_processed(len(warm) + len(burst) + len(paced))

@@ -14,8 +14,8 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
-from streams.runtime.demo import nhs_number
 from streams.identity.names import fold, same_name_group
+from streams.runtime.demo import nhs_number
 
 SURNAMES = ["Jones"] * 12 + ["Williams"] * 8 + ["Davies"] * 8 + ["Evans"] * 6 + ["Thomas"] * 6 + ["Roberts"] * 4 + \
     ["Hughes", "Lewis", "Morgan", "Griffiths", "Price", "Powell", "Pritchard", "Bevan", "Smith", "Taylor", "Parry-Jones",

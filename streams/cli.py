@@ -91,6 +91,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
+    from streams.access.credentials import ProducerKeys
     from streams.kafka.publisher import publish_lines, rejection_line
 
     settings = settings_from(args)
@@ -99,7 +100,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
         raise CliError(f"{path}: no such file")
     connection = running_broker(settings)
     with path.open("rb") as handle:
-        report = publish_lines(handle, Topology.from_settings(settings), connection, clock_for(settings).now())
+        report = publish_lines(handle, Topology.from_settings(settings), connection, clock_for(settings).now(),
+                               ProducerKeys.from_settings(settings))
     for rejection in report.rejected:
         print(rejection_line(rejection))
     print(f"published {report.published}, rejected {len(report.rejected)}", file=sys.stderr)
@@ -193,13 +195,24 @@ def cmd_dlq(args: argparse.Namespace) -> int:
         missing = set(args.ids) - {letter.dead_letter_id for letter in letters}
         if missing:
             raise CliError(f"no dead letter with id {', '.join(sorted(missing))}")
+        from streams.access.credentials import ProducerKeys
+        from streams.kafka.publisher import send_raw
+        from streams.pipeline.intake import CREDENTIALS_FIELD
+
+        # Replay signs as the producer the event names: never for an event refused for its credentials, or
+        # an operator's replay would vouch for whoever forged it. Its producer must send it again, signed.
+        refused = [letter for letter in chosen if letter.field_path == CREDENTIALS_FIELD]
+        for letter in refused:
+            print(f"not replayed {letter.dead_letter_id}: refused for its producer's credentials ({letter.reason[:200]}); "
+                  "the producer must send it again, signed", file=sys.stderr)
+        chosen = [letter for letter in chosen if letter.field_path != CREDENTIALS_FIELD]
+        if refused and not chosen:
+            raise CliError("nothing replayable: every letter named was refused for its producer's credentials")
         if not chosen:
             raise CliError("nothing to replay: name dead-letter ids or pass --all")
         topology = Topology.from_settings(settings)
-        from streams.kafka.publisher import send_raw
-
         send_raw([(letter.topic, None, letter.original) for letter in chosen if topology.spec_named(letter.topic)],
-                 running_broker(settings))
+                 running_broker(settings), ProducerKeys.from_settings(settings))
         now = clock_for(settings).now()
         for letter in chosen:
             letter.replayed_at = now
@@ -264,6 +277,26 @@ def cmd_provision(args: argparse.Namespace) -> int:
     make_engine(settings.database)  # runs the schema migrations once, before any worker starts
     created = ensure_topics(running_broker(settings), Topology.from_settings(settings), settings.replication_factor)
     print(f"created {len(created)} topic(s): {', '.join(created) or 'none needed'}")
+    return 0
+
+
+def cmd_producer_key(args: argparse.Namespace) -> int:
+    """The signing key of one producer (AGENCY:ORG), for an operator to hand to that organisation's system."""
+    from streams.access.credentials import PRODUCER_HEADER, SIGNATURE_HEADER, Producer, ProducerKeys
+    from streams.access.entitlement import Entitlements
+
+    settings = settings_from(args)
+    try:
+        producer = Producer.parse(args.producer)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    entitled = Entitlements.load(settings.entitlements_file).event_types.get(producer.agency)
+    if entitled is None:
+        raise CliError(f"producer {producer.name}: unknown agency {producer.agency!r} (see the entitlements file)")
+    print(ProducerKeys.from_settings(settings).key_for(producer).hex())
+    print(f"{producer.name} may publish: {', '.join(sorted(entitled))}. Send each message with headers "
+          f"{PRODUCER_HEADER}: {producer.name} and {SIGNATURE_HEADER}: hmac-sha256=<hex HMAC-SHA256 of the value "
+          "bytes, keyed with the 32 bytes this hex encodes>.", file=sys.stderr)
     return 0
 
 
@@ -458,6 +491,11 @@ def build_parser() -> argparse.ArgumentParser:
     provision = commands.add_parser("provision", parents=[common],
                                     help="create the declared topics on --broker and migrate the database")
     provision.set_defaults(func=cmd_provision)
+
+    producer_key = commands.add_parser("producer-key", parents=[common],
+                                       help="print the signing key of a producer (AGENCY:ORG) for its system")
+    producer_key.add_argument("producer", help="e.g. police:DPP or local_authority:W06000023")
+    producer_key.set_defaults(func=cmd_producer_key)
 
     token = commands.add_parser("token", parents=[common], help="issue or revoke an API bearer token")
     token.add_argument("action", choices=["issue", "revoke"])

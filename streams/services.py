@@ -20,6 +20,8 @@ from sinks.contract import DELIVERY_SINKS, GuardedSink, Sink
 from sinks.email import SmtpSink
 from sinks.sql import SqlDeliverySink
 from sinks.store import make_engine
+from streams.access.credentials import ProducerKeys
+from streams.access.entitlement import Entitlements
 from streams.clock import Clock
 from streams.deadlines.school_calendar import Calendars
 from streams.deadlines.watch import Watch, WatchRules
@@ -42,6 +44,8 @@ class Services:
     calendars: Calendars
     identity: IdentityIndex
     topology: Topology
+    producer_keys: ProducerKeys  # who published a message: proved by its signature (streams/access/credentials.py)
+    entitlements: Entitlements  # what that producer may publish (streams/access/entitlements.toml)
 
     def all_sinks(self) -> list[Sink]:
         """Every destination these services write to."""
@@ -72,6 +76,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None, engine: En
         calendars=Calendars(settings.school_calendars_file),
         identity=IdentityIndex(policy, audit, clock, settings.identity_match_threshold),
         topology=Topology.from_settings(settings),
+        producer_keys=ProducerKeys.from_settings(settings),
+        entitlements=Entitlements.load(settings.entitlements_file),
     )
 
 

@@ -84,6 +84,13 @@ class Settings(BaseSettings):
     email_alert_after_attempts: int = Field(default=3, ge=1)
     dashboard_login: bool | None = Field(default=None, description="Operators must sign in; unset = only when not on loopback.")
     api_tokens: list[ConfiguredToken] = Field(default_factory=list, description="JSON list of {organisation_code, role, token_sha256}.")
+    producer_master_key: SecretStr | None = Field(
+        default=None, description="Secret every producer's signing key derives from (unset: a key file created "
+                                  "private under data_dir/secrets on first use).")
+    revoked_producers: list[str] = Field(default_factory=list,
+                                         description="JSON list of producers (AGENCY:ORG) whose keys are refused.")
+    entitlements_file: Path = Field(default=HERE / "access" / "entitlements.toml",
+                                    description="Which agency may publish which event types.")
     identity_match_threshold: float = Field(
         default=14.0, ge=9.0, le=40.0,
         description="Log2 evidence the identity resolver needs to merge a record into a person (higher: fewer merges, more reviews).")

@@ -29,6 +29,7 @@ class Origin:
     partition: int = -1
     offset: int = -1
     key: bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()  # the message's Kafka headers (the producer's credentials)
 
 
 @dataclass(frozen=True)

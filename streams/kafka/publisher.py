@@ -15,6 +15,7 @@ from datetime import datetime
 
 from kafka import KafkaProducer
 
+from streams.access.credentials import ProducerKeys
 from streams.identity.keys import partition_key
 from streams.kafka.broker_quirks import producer_settings
 from streams.kafka.codec import Accepted, Origin, decode
@@ -60,20 +61,26 @@ def prepare(lines: Iterable[bytes], topology: Topology, now: datetime,
     return ready, rejected
 
 
-def publish_lines(lines: Iterable[bytes], topology: Topology, connection: KafkaConnection, now: datetime) -> PublishReport:
+def publish_lines(lines: Iterable[bytes], topology: Topology, connection: KafkaConnection, now: datetime,
+                  keys: ProducerKeys) -> PublishReport:
+    """Validate and publish, each line signed for the producer it names (the instance vouches for the
+    organisations it serves: whoever holds its master key)."""
     ready, rejected = prepare(lines, topology, now)
     report = PublishReport(rejected=rejected)
     if ready:
-        send_raw(ready, connection)
+        send_raw(ready, connection, keys)
     report.published = len(ready)
     return report
 
 
-def send_raw(messages: list[tuple[str, bytes | None, bytes]], connection: KafkaConnection) -> None:
-    """Send (topic, key, value) messages and wait for every acknowledgement."""
+def send_raw(messages: list[tuple[str, bytes | None, bytes]], connection: KafkaConnection,
+             keys: ProducerKeys | None = None) -> None:
+    """Send (topic, key, value) messages and wait for every acknowledgement; with ``keys``, each value is
+    signed for the producer its ``source`` names (inbound topics), else sent unsigned (the internal topic)."""
     producer = make_producer(connection)
     try:
-        futures = [producer.send(topic, key=key, value=value) for topic, key, value in messages]
+        futures = [producer.send(topic, key=key, value=value, headers=keys.sign_as_claimed(value) if keys else None)
+                   for topic, key, value in messages]
         producer.flush()
         for future in futures:
             future.get(timeout=30)

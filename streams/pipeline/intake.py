@@ -5,7 +5,9 @@ Inputs: the services and a batch of ``(bytes, Origin)``. Outputs: ``IntakeResult
 to the accepted topic (key, canonical JSON) and the dead letters to put on the ``.dlq`` topics, each
 also recorded in ``dead_letter`` with an operator alert (identifiers and reasons only). Guarantees:
 never raises on bad input; idempotent (keyed by ``event_id``), so a redelivered batch forwards what is
-not yet processed and records nothing twice; an ``event_id`` reused for other content is parked.
+not yet processed and records nothing twice; an ``event_id`` reused for other content is parked (in
+the same batch or a later one); an event whose producer's signature does not verify, or who is not
+entitled to publish it (``streams/access``), is parked with the reason.
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ from sqlmodel import Session, select
 from sinks.contract import UnitOfWork
 from sinks.models import INTAKE_ACCEPTED, INTAKE_PROCESSED, DeadLetterRecord, IntakeEvent
 from sinks.store import insert_ignoring_duplicates
+from streams.access.credentials import CredentialError, Producer, header_map
 from streams.identity.keys import partition_key
 from streams.kafka.codec import Accepted, DeadLetter, Origin, decode
 from streams.services import Services
+
+CREDENTIALS_FIELD = "credentials"
 
 
 @dataclass
@@ -37,16 +42,32 @@ def intake(services: Services, messages: list[tuple[bytes | None, Origin]]) -> I
     allowed_types = {spec.name: spec.event_types for spec in services.topology.inbound}
     result = IntakeResult()
     accepted: dict[str, Accepted] = {}
+    producers: dict[str, Producer] = {}
+    originals: dict[str, bytes] = {}
     for raw, origin in messages:
         outcome = decode(raw, origin, max_bytes=settings.max_message_bytes,
                          allowed_types=allowed_types.get(origin.topic, ()), now=now)
+        if not isinstance(outcome, DeadLetter):
+            try:
+                producer = services.producer_keys.verify(header_map(origin.headers), raw or b"")
+            except CredentialError as exc:
+                outcome = _refused(outcome, str(exc), raw or b"")
         if isinstance(outcome, DeadLetter):
             result.dead_letters.append(outcome)
-        elif str(outcome.event.event_id) in accepted:
-            result.duplicates += 1  # the same event twice in one batch
+        elif (first := accepted.get(str(outcome.event.event_id))) is not None:
+            if first.content_hash == outcome.content_hash:
+                result.duplicates += 1  # the same event twice in one batch
+            else:
+                result.dead_letters.append(_conflicting(outcome))
         else:
             accepted[str(outcome.event.event_id)] = outcome
+            originals[str(outcome.event.event_id)], producers[str(outcome.event.event_id)] = raw or b"", producer
     with Session(services.engine) as session:
+        for event_id, item in list(accepted.items()):
+            refusal = services.entitlements.refusal(item.event, producers[event_id], session)
+            if refusal is not None:
+                del accepted[event_id]
+                result.dead_letters.append(_refused(item, f"not entitled: {refusal}", originals[event_id]))
         # Only the columns the duplicate check needs: the stored payloads stay in the database.
         known = {row.event_id: row for row in session.exec(
             select(IntakeEvent.event_id, IntakeEvent.content_hash, IntakeEvent.status)
@@ -55,10 +76,7 @@ def intake(services: Services, messages: list[tuple[bytes | None, Origin]]) -> I
         for event_id, item in accepted.items():
             previous = known.get(event_id)
             if previous is not None and previous.content_hash != item.content_hash:
-                result.dead_letters.append(DeadLetter(
-                    item.canonical_json.encode(), item.origin, f"event_id: {event_id} was already accepted with different content; "
-                    "an event_id identifies one event and may not be reused", field_path="event_id",
-                    event_id=event_id, event_type=item.event.event_type))  # type: ignore[attr-defined]
+                result.dead_letters.append(_conflicting(item))
                 continue
             if previous is not None:
                 result.duplicates += 1
@@ -73,6 +91,20 @@ def intake(services: Services, messages: list[tuple[bytes | None, Origin]]) -> I
     if result.dead_letters:
         services.flush_sinks(["alerts"])
     return result
+
+
+def _conflicting(item: Accepted) -> DeadLetter:
+    event_id = str(item.event.event_id)
+    return DeadLetter(item.canonical_json.encode(), item.origin, f"event_id: {event_id} was already accepted with "
+                      "different content; an event_id identifies one event and may not be reused", field_path="event_id",
+                      event_id=event_id, event_type=item.event.event_type)  # type: ignore[attr-defined]
+
+
+def _refused(item: Accepted, reason: str, original: bytes) -> DeadLetter:
+    """A valid event its producer could not prove it may publish (``field_path`` "credentials": never replayed
+    by signing it again)."""
+    return DeadLetter(original, item.origin, reason, field_path=CREDENTIALS_FIELD,
+                      event_id=str(item.event.event_id), event_type=item.event.event_type)  # type: ignore[attr-defined]
 
 
 def _intake_row(item: Accepted, now: datetime) -> dict:

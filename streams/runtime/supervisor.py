@@ -142,7 +142,7 @@ class Supervisor:
 
         phases = demo_phases(self.topology, self.services.clock.now())
         for phase in phases:
-            await asyncio.to_thread(send_raw, phase, self.connection)
+            await asyncio.to_thread(send_raw, phase, self.connection, self.services.producer_keys)
             await self.drain()
         print(f"demo day published: {sum(map(len, phases))} events", flush=True)
 

@@ -5,6 +5,7 @@ These tests never skip: the broker ships in a Python package, so a missing broke
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -54,6 +55,20 @@ def _env() -> dict:
     env["SAFEGUARD_WATCH_RULES_FILE"] = str(RULES_WITHOUT_GRACE)
     env.update(clock_env())
     return env
+
+
+def signed(data_dir: Path, value: bytes) -> list[tuple[str, bytes]]:
+    """The headers with which the instance under ``data_dir`` vouches for the producer ``value`` names (what
+    `safeguard publish` sends; a producer outside holds its own key from `safeguard producer-key`)."""
+    return _producer_keys(data_dir).sign_as_claimed(value)
+
+
+@functools.lru_cache(maxsize=None)
+def _producer_keys(data_dir: Path):  # type: ignore[no-untyped-def]
+    from streams.access.credentials import ProducerKeys
+    from streams.settings import Settings
+
+    return ProducerKeys.from_settings(Settings(_env_file=None, data_dir=data_dir))
 
 
 def export(sink: str, data_dir: Path, *options: str) -> list[dict]:

@@ -18,6 +18,7 @@ import threading
 import time
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from kafka import KafkaProducer
@@ -32,7 +33,7 @@ from streams.kafka.topics import Topology
 from streams.runtime.demo import nhs_number
 from streams.services import build_services
 from tests.clock import TEST_CLOCK, example, now
-from tests.integration.conftest import Instance, wait_for
+from tests.integration.conftest import Instance, signed, wait_for
 from tests.unit.helpers import run
 
 pytestmark = pytest.mark.integration
@@ -91,9 +92,10 @@ def _state(conn) -> dict[str, int]:
 class SteadyPublisher(threading.Thread):
     """Publishes ``events`` at ``rate`` per second with acks from every replica, keyed as producers must."""
 
-    def __init__(self, broker: str, events: list[dict], rate: float) -> None:
+    def __init__(self, broker: str, events: list[dict], rate: float, data_dir: Path) -> None:
         super().__init__(daemon=True)
         self.producer = KafkaProducer(bootstrap_servers=broker, **producer_settings())
+        self.data_dir = data_dir
         self.events, self.interval = events, 1.0 / rate
         self.topology = Topology.from_settings(_default_settings())
         self.error: BaseException | None = None
@@ -103,7 +105,7 @@ class SteadyPublisher(threading.Thread):
             for event in self.events:
                 raw = json.dumps(event).encode()
                 self.producer.send(self.topology.topic_for(event["event_type"]).name, key=partition_key(parse_event(raw, now())),
-                                   value=raw)
+                                   value=raw, headers=signed(self.data_dir, raw))
                 time.sleep(self.interval)
             self.producer.flush()
         except BaseException as exc:  # noqa: BLE001 - reported by the test
@@ -132,11 +134,11 @@ def test_random_kills_under_steady_load_lose_and_duplicate_nothing(tmp_path, set
             return conn.execute("select count(*) from intake_event where status = 'processed'").fetchone()[0]
 
     try:
-        first = SteadyPublisher(running.runtime["broker"], registrations, rate=200)
+        first = SteadyPublisher(running.runtime["broker"], registrations, rate=200, data_dir=running.data_dir)
         first.run()
         assert first.error is None, first.error
         wait_for(lambda: processed() == len(registrations), what="the registrations")
-        publisher = SteadyPublisher(running.runtime["broker"], steady, rate=25)
+        publisher = SteadyPublisher(running.runtime["broker"], steady, rate=25, data_dir=running.data_dir)
         publisher.start()
         kills = 12 if LONG else 5
         for _ in range(kills):
@@ -181,7 +183,7 @@ def test_a_database_outage_stalls_then_recovers_without_loss(tmp_path, settings)
         expected, expected_state = reference(events, settings)
         running = Instance(tmp_path / "var", extra_env={"SAFEGUARD_DATABASE_URL": url}).start()
         try:
-            publisher = SteadyPublisher(running.runtime["broker"], events, rate=20)
+            publisher = SteadyPublisher(running.runtime["broker"], events, rate=20, data_dir=running.data_dir)
             publisher.start()
             engine = create_engine(url)
 

@@ -21,7 +21,8 @@ ARRIVAL_DELAY = timedelta(minutes=1)
 
 
 def run(services: Services, events: list[dict | bytes]):
-    """Intake then route ``events`` (dicts or raw bytes); returns (intake result, route result).
+    """Intake then route ``events`` (dicts or raw bytes), each signed for the producer it names (as
+    ``safeguard publish`` does); returns (intake result, route result).
 
     Events arrive when they are recorded: a fixed clock standing before the latest ``recorded_at``
     is moved to a minute after it (it never moves back)."""
@@ -34,7 +35,7 @@ def run(services: Services, events: list[dict | bytes]):
             topic = topology.topic_for(json.loads(raw)["event_type"]).name
         except Exception:  # noqa: BLE001 - broken input goes to some inbound topic
             topic = topology.inbound[0].name
-        messages.append((raw, Origin(topic, 0, offset)))
+        messages.append((raw, Origin(topic, 0, offset, headers=tuple(services.producer_keys.sign_as_claimed(raw)))))
     taken = intake(services, messages)
     routed = route(services, [(value, Origin(topology.accepted.name, 0, i)) for i, (_key, value) in enumerate(taken.forward)])
     return taken, routed

@@ -28,11 +28,17 @@ class TestAgents:
         assert sorted(pipeline.app.agents) == sorted(EXPECTED_AGENTS)
 
     async def test_router_agent_routes_an_accepted_event(self, pipeline):
-        """An event put on the router agent's stream is routed into the sinks."""
+        """An event intake accepted, put on the router agent's stream, is routed into the sinks."""
+        from streams.kafka.codec import Origin
+        from streams.pipeline.intake import intake
+
         agent = pipeline.app.agents["safeguard.router"]
-        event = example("ppn.submitted")
+        raw = json.dumps(example("ppn.submitted")).encode()
+        services = pipeline.services
+        [(_key, accepted)] = intake(services, [(raw, Origin("safeguarding.ppn", 0, 0,
+                                                             headers=tuple(services.producer_keys.sign_as_claimed(raw))))]).forward
         async with agent.test_context() as context:
-            await context.put(json.dumps(event).encode(), key=b"k")
+            await context.put(accepted, key=b"k")
             await _until(lambda: _count(pipeline, DeliveryRecord) == 2)
         assert _count(pipeline, DeliveryRecord) == 2
 
@@ -55,9 +61,10 @@ class TestAgents:
         monkeypatch.setattr(AgentTestWrapper, "_get_strtopic", lambda self, channel: "safeguarding.missing")
         monkeypatch.setattr(faust.topics.Topic, "send", fake_send)
         event = example("missing.reported")
+        raw = json.dumps(event).encode()
         agent = pipeline.app.agents["safeguard.intake"]
-        async with agent.test_context() as context:
-            await context.put(json.dumps(event).encode(), key=b"k")
+        async with agent.test_context() as context:  # the producer's credentials travel as Kafka headers
+            await context.put(raw, key=b"k", headers=pipeline.services.producer_keys.sign_as_claimed(raw))
             await _until(lambda: _count(pipeline, IntakeEvent) == 1 and sent)
         [(topic, key, value)] = sent
         assert topic == "safeguarding.accepted" and key.startswith(b"nhs:")

@@ -93,11 +93,12 @@ class TestUnbornAndTransfers:
         assert not flag_is_live(flag, today=date(2026, 11, 2))
 
     def test_transfer_to_another_authority_moves_the_flag(self, engine, policy, sinks, settings, services):
-        """A registration by a second authority updates the child's flag to that authority."""
+        """A registration by a second authority (published by that authority) updates the child's flag to it."""
         run(services, [example("cpr.registered")])
         ceredigion = {"code": "W06000008", "name": "Ceredigion County Council", "office_phone": "01545 574000"}
-        run(services, [example("cpr.registered", local_authority=ceredigion, sequence=5,
-                                                      occurred_at="2026-11-19T09:00:00+00:00")])
+        source = {"agency": "local_authority", "organisation": "Ceredigion County Council", "organisation_code": "W06000008"}
+        run(services, [example("cpr.registered", local_authority=ceredigion, source=source, sequence=5,
+                               occurred_at="2026-11-19T09:00:00+00:00")])
         with Session(engine) as session:
             [flag] = session.exec(select(RegisterFlag)).all()
         assert flag.local_authority_code == "W06000008"

@@ -49,7 +49,9 @@ class PausedBeforeCommit(IdentityIndex):
 def accepted(services: Services, event: dict) -> list[tuple[bytes, Origin]]:
     """``event`` through intake: what the router would consume."""
     topology = services.topology
-    taken = intake(services, [(json.dumps(event).encode(), Origin(topology.topic_for(event["event_type"]).name, 0, 0))])
+    raw = json.dumps(event).encode()
+    taken = intake(services, [(raw, Origin(topology.topic_for(event["event_type"]).name, 0, 0,
+                                           headers=tuple(services.producer_keys.sign_as_claimed(raw))))])
     return [(value, Origin(topology.accepted.name, 0, 0)) for _key, value in taken.forward]
 
 
