@@ -12,6 +12,7 @@ so deferring it changes the number of statements, never what a reader sees or wh
 from __future__ import annotations
 
 import fcntl
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,12 +70,22 @@ def _upgrade(engine: Engine) -> None:
                 connection.commit()
 
 
+def private_directory(path: Path) -> None:
+    """Create ``path`` (a data directory) readable by this user only; an existing one keeps its owner's choice."""
+    if not path.exists():
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o700)  # after mkdir: its mode argument is masked by the umask
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine with the schema migrated; SQLite files get WAL mode so readers never block writers."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            database = Path(parsed.database)
+            private_directory(database.parent)
+            if not database.exists():  # private to the service user from the start (SQLite's -wal/-shm follow it)
+                os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:

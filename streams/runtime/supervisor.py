@@ -23,6 +23,7 @@ from aiohttp import web
 from sqlmodel import Session, select
 
 from sinks.models import INTAKE_ACCEPTED, IntakeEvent
+from sinks.store import private_directory
 from streams.kafka import admin
 from streams.kafka.connection import KafkaConnection
 from streams.kafka.embedded_broker import EmbeddedBroker
@@ -86,7 +87,7 @@ class Supervisor:
                "SAFEGUARD_DATA_DIR": str(self.settings.data_dir), "SAFEGUARD_APP_ID": self.settings.app_id,
                "SAFEGUARD_TOPIC_PREFIX": self.settings.topic_prefix, "SAFEGUARD_POLICY_FILE": str(self.settings.policy_file)}
         log_path = self.settings.data_dir / "logs" / f"worker-{index}.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
+        private_directory(log_path.parent)
         return subprocess.Popen([sys.executable, "-m", "streams.runtime.worker"], env=env, stdin=subprocess.DEVNULL,
                                 stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True,  # noqa: SIM115
                                 preexec_fn=die_with_parent(signal.SIGTERM))
@@ -109,7 +110,7 @@ class Supervisor:
 
     async def run(self, demo: bool = False) -> None:
         settings = self.settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(settings.data_dir)
         if read_runtime(settings):
             raise SystemExit(f"a pipeline is already running with data directory {settings.data_dir}; stop it or use --data-dir")
         self.start_broker()  # main thread on purpose: see streams.processes
