@@ -7,8 +7,9 @@ Guarantee: every model in ``schemas`` builds on these, so one rule is enforced o
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
 
@@ -77,7 +78,36 @@ PastTimestamp = Annotated[
     AfterValidator(_not_in_future_timestamp),
     Field(description="RFC 3339 timestamp with a UTC offset; not in the future."),
 ]
-Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX)]
-ShortText = Annotated[str, Field(max_length=SHORT_TEXT_MAX)]
-Narrative = Annotated[str, Field(max_length=NARRATIVE_MAX)]
+# One line of text: no control characters (a CR/LF in a name once forged extra lines in an e-mail body).
+# Narrative may break lines and tab, nothing else below the space. The pattern is published in the JSON
+# Schema for producers; the validator gives the reason in words.
+ONE_LINE = r"^[^\x00-\x1F\x7F]*$"
+LINES = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$"
+_CONTROL = re.compile(r"[\x00-\x1F\x7F]")
+_CONTROL_NOT_LINES = re.compile(r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]")
+
+
+def _one_line(value: str) -> str:
+    if (found := _CONTROL.search(value)) is not None:
+        raise ValueError(f"must be one line of text: control character U+{ord(found.group()):04X} (a line break, tab "
+                         f"or other control) at position {found.start()}")
+    return value
+
+
+def _lines(value: str) -> str:
+    if (found := _CONTROL_NOT_LINES.search(value)) is not None:
+        raise ValueError(f"control character U+{ord(found.group()):04X} at position {found.start()}: only line breaks "
+                         "and tabs are allowed")
+    return value
+
+
+def one_line(**field: Any) -> Any:
+    """A one-line text type (codes, references): ``Field`` arguments, plus no control characters."""
+    return Annotated[str, Field(json_schema_extra={"pattern": ONE_LINE}, **field), AfterValidator(_one_line)]
+
+
+Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX, json_schema_extra={"pattern": ONE_LINE}),
+                 AfterValidator(_one_line)]
+ShortText = Annotated[str, Field(max_length=SHORT_TEXT_MAX, json_schema_extra={"pattern": ONE_LINE}), AfterValidator(_one_line)]
+Narrative = Annotated[str, Field(max_length=NARRATIVE_MAX, json_schema_extra={"pattern": LINES}), AfterValidator(_lines)]
 Phone = Annotated[str, Field(max_length=40, pattern=r"^[0-9+() \-]{3,40}$", examples=["01597 827666"])]

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from pydantic import Field, model_validator
 
-from schemas.common import PastTimestamp, ShortText, StrictModel
+from schemas.common import PastTimestamp, ShortText, StrictModel, one_line
 
 
 class Agency(str, Enum):
@@ -29,7 +29,7 @@ class Source(StrictModel):
 
     agency: Agency
     organisation: ShortText = Field(examples=["Dyfed-Powys Police"])
-    organisation_code: Annotated[str, Field(min_length=1, max_length=40, examples=["DPP"])]
+    organisation_code: one_line(min_length=1, max_length=40, examples=["DPP"])
     system: ShortText | None = Field(default=None, examples=["Niche RMS"])
     reference: ShortText | None = Field(default=None, description="The source's own id for this record.",
                                         examples=["PPN-2026-004211"])
@@ -43,7 +43,7 @@ class Envelope(StrictModel):
     occurred_at: PastTimestamp = Field(description="When it happened (incident, decision, attendance).")
     recorded_at: PastTimestamp = Field(description="When the source system recorded it.")
     source: Source
-    classification: Annotated[str, Field(max_length=40)] = "OFFICIAL-SENSITIVE"
+    classification: one_line(max_length=40) = "OFFICIAL-SENSITIVE"
 
     @model_validator(mode="before")
     @classmethod

@@ -23,11 +23,12 @@ from schemas.common import (
     Postcode,
     ShortText,
     StrictModel,
+    one_line,
 )
 from schemas.envelope import Envelope
 from schemas.person import PersonRef
 
-Reference = Annotated[str, Field(min_length=1, max_length=100)]
+Reference = one_line(min_length=1, max_length=100)
 
 
 class RiskLevel(str, Enum):
@@ -83,7 +84,7 @@ class VoiceOfChild(StrictModel):
 
 
 class Officer(StrictModel):
-    collar_number: Annotated[str, Field(min_length=1, max_length=20)]
+    collar_number: one_line(min_length=1, max_length=20)
     station: ShortText | None = None
     name: Name | None = None
     phone: Phone | None = None
@@ -91,7 +92,7 @@ class Officer(StrictModel):
 
 
 class LocalAuthority(StrictModel):
-    code: Annotated[str, Field(min_length=1, max_length=40, examples=["W06000023"])]
+    code: one_line(min_length=1, max_length=40, examples=["W06000023"])
     name: ShortText | None = Field(default=None, examples=["Powys County Council"])
     office_phone: Phone | None = None
     emergency_duty_phone: Phone | None = None
@@ -139,7 +140,7 @@ class Placement(StrictModel):
 
 class Site(StrictModel):
     name: ShortText
-    code: Annotated[str, Field(min_length=1, max_length=40)]
+    code: one_line(min_length=1, max_length=40)
     type: Annotated[Literal["MIU", "ED", "OOH GP"], BeforeValidator(
         lambda v: {"OOH_GP": "OOH GP", "OOHGP": "OOH GP", "OOH": "OOH GP"}.get(v.strip().upper(), v.strip().upper())
         if isinstance(v, str) else v)]

@@ -42,8 +42,8 @@ def message_key(event_type: str) -> str:
 
 def asyncapi() -> dict:
     """AsyncAPI 3.0 description of the inbound topics and their messages."""
-    from streams.settings import Settings
     from streams.kafka.topics import Topology
+    from streams.settings import Settings
 
     topology = Topology.from_settings(Settings(_env_file=None))  # defaults, not this machine's environment
     # A payload is not the document root, so its own "#/$defs/..." would not resolve: hoist them.

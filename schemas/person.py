@@ -22,6 +22,7 @@ from schemas.common import (
     ShortText,
     StrictModel,
     Upn,
+    one_line,
 )
 from schemas.validators import age_in_years
 
@@ -71,17 +72,17 @@ class Address(StrictModel):
 class SchoolRef(StrictModel):
     """The school or early-years setting a child attends."""
 
-    code: Annotated[str, Field(min_length=1, max_length=40, description="School/setting code (e.g. LA + DfE/Welsh Government number).",
-                               examples=["6662005"])]
+    code: one_line(min_length=1, max_length=40, description="School/setting code (e.g. LA + DfE/Welsh Government number).",
+                               examples=["6662005"])
     name: ShortText | None = Field(default=None, examples=["Ysgol Cefnllys"])
 
 
 class PersonRef(StrictModel):
     """A person as one source system knows them."""
 
-    source_person_id: Annotated[str, Field(min_length=1, max_length=100,
+    source_person_id: one_line(min_length=1, max_length=100,
                                            description="The source system's own id for this person.",
-                                           examples=["NICHE-P-0042"])]
+                                           examples=["NICHE-P-0042"])
     given_names: Annotated[Name | None, BeforeValidator(_names_as_text)] = Field(
         default=None, description="All given names, space separated.", examples=["Dafydd Rhys"])
     family_name: Name | None = Field(default=None, examples=["Jones"])

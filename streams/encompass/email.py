@@ -32,32 +32,40 @@ MAX_BACKOFF = timedelta(hours=1)
 DUE_PER_RUN = 50
 
 
+def flat(value: Any) -> str:
+    """One line: every run of whitespace (line breaks, tabs) and every control character becomes one space."""
+    return " ".join("".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in str(value)).split())
+
+
 def render_email(notice: EncompassNotice, content: dict[str, Any], to: str, sender: str) -> EmailMessage:
-    """A plain-text notice; the subject carries only the police reference, never the child's name."""
+    """A plain-text notice; the subject carries only the police reference, never the child's name. Every value
+    is flattened to one line, so no text from an event can add a line (a forged "Police contact") to the body."""
     child = content.get("child", {})
     school = content.get("school", {})
     contact = content.get("police_contact", {})
+    present = child.get("present_at_incident")
     lines = [
         "Operation Encompass notice (OFFICIAL-SENSITIVE)",
         "",
-        f"Child: {child.get('given_names', '')} {child.get('family_name', '')}".rstrip(),
-        f"Date of birth: {child.get('date_of_birth', 'not recorded')}",
-        f"UPN: {child.get('upn', 'not recorded')}",
-        f"School or setting: {school.get('name', '')} ({school.get('code', notice.school_code)})",
-        f"Police reference: {content.get('police_reference', '')}",
-        f"Incident: {content.get('occurred_at', '')}; police attended {content.get('attended_at', content.get('occurred_at', ''))}",
-        f"Child present: {'yes' if child.get('present_at_incident') else 'no' if child.get('present_at_incident') is False else 'not recorded'}"
-        + (f" ({child['where_present']})" if child.get("where_present") else ""),
+        f"Child: {flat(child.get('given_names', ''))} {flat(child.get('family_name', ''))}".rstrip(),
+        f"Date of birth: {flat(child.get('date_of_birth', 'not recorded'))}",
+        f"UPN: {flat(child.get('upn', 'not recorded'))}",
+        f"School or setting: {flat(school.get('name', ''))} ({flat(school.get('code', notice.school_code))})",
+        f"Police reference: {flat(content.get('police_reference', ''))}",
+        f"Incident: {flat(content.get('occurred_at', ''))}; police attended "
+        f"{flat(content.get('attended_at', content.get('occurred_at', '')))}",
+        f"Child present: {'yes' if present else 'no' if present is False else 'not recorded'}"
+        + (f" ({flat(child['where_present'])})" if child.get("where_present") else ""),
     ]
     if content.get("voice_of_child_line"):
-        lines.append(f"The child said or showed: {content['voice_of_child_line']}")
-    lines += ["", "Police contact: " + ", ".join(str(v) for k, v in contact.items() if k != "organisation_code"),
+        lines.append(f"The child said or showed: {flat(content['voice_of_child_line'])}")
+    lines += ["", "Police contact: " + ", ".join(flat(v) for k, v in contact.items() if k != "organisation_code"),
               f"Please acknowledge by {aware(notice.escalate_at).strftime('%H:%M on %d %B %Y')} in the school inbox.",
               f"Notice id: {notice.notice_id}"]
     message = EmailMessage()
     message["From"], message["To"] = sender, to
     subject = f"Operation Encompass notice {content.get('police_reference', '')}".strip()
-    message["Subject"] = " ".join(subject.split())  # no line breaks can reach a header
+    message["Subject"] = flat(subject)  # no line breaks can reach a header
     message["Message-ID"] = f"<{notice.notice_id}@encompass.safeguard>"  # lets mail systems drop a resend
     message.set_content("\n".join(lines))
     return message

