@@ -110,18 +110,30 @@ def validate(data: dict, raw: bytes, origin: Origin, allowed_types: tuple[str, .
     return Accepted(event, origin)
 
 
+DEAD_LETTER_ORIGINAL_MAX = 64 * 1024  # bytes of the original copied onto a dead-letter topic
+DEAD_LETTER_REASON_MAX = 2000
+DEAD_LETTER_ERRORS_MAX = 20
+
+
 def dead_letter_payload(letter: DeadLetter) -> bytes:
-    """The JSON written to a dead-letter topic: original bytes (latin-1 safe) plus the diagnosis."""
+    """The JSON written to a dead-letter topic: the diagnosis and at most ``DEAD_LETTER_ORIGINAL_MAX`` bytes
+    of the original (hex), with its full length and SHA-256. Bounded whatever the input, so it always fits
+    the broker's limit (a 1 MB original once made it too large to send); the full original is in the
+    store (``safeguard dlq list``/``replay``)."""
+    original = letter.original
     return json.dumps({
         "dead_letter_id": letter.dead_letter_id,
-        "reason": letter.reason,
+        "reason": letter.reason[:DEAD_LETTER_REASON_MAX],
         "field_path": letter.field_path,
-        "errors": letter.errors,
+        "errors": letter.errors[:DEAD_LETTER_ERRORS_MAX],
         "event_id": letter.event_id,
         "event_type": letter.event_type,
         "origin": {"topic": letter.origin.topic, "partition": letter.origin.partition, "offset": letter.origin.offset},
         "parked_at": letter.parked_at.isoformat() if letter.parked_at else None,
-        "original_hex": letter.original.hex(),
+        "original_bytes": len(original),
+        "original_sha256": hashlib.sha256(original).hexdigest(),
+        "original_truncated": len(original) > DEAD_LETTER_ORIGINAL_MAX,
+        "original_hex": original[:DEAD_LETTER_ORIGINAL_MAX].hex(),
     }).encode()
 
 

@@ -13,9 +13,8 @@ import time
 
 import structlog
 
-from streams.kafka.codec import dead_letter_payload
 from streams.pipeline.intake import intake
-from streams.runtime.agents import raw_messages
+from streams.runtime.agents import copy_dead_letters, raw_messages
 from streams.runtime.retry import until_done
 
 log = structlog.get_logger("safeguard.intake")
@@ -37,12 +36,11 @@ def register(pipeline) -> None:  # type: ignore[no-untyped-def]
             result = await until_done("intake", intake, services, messages)
             sends = [await accepted.send(key=key, value=value) for key, value in result.forward]
             for letter in result.dead_letters:
-                sends.append(await dead_letter_topics[letter.origin.topic].send(
-                    key=letter.dead_letter_id.encode(), value=dead_letter_payload(letter)))
                 log.warning("event.parked", dead_letter_id=letter.dead_letter_id, event_id=letter.event_id,
                             event_type=letter.event_type, topic=letter.origin.topic, partition=letter.origin.partition,
                             offset=letter.origin.offset, reason=letter.reason[:300], field_path=letter.field_path)
-            await asyncio.gather(*sends)
+            await copy_dead_letters(result.dead_letters, lambda letter: dead_letter_topics[letter.origin.topic], log)
+            await asyncio.gather(*sends)  # a forward that fails restarts the batch: intake absorbs the replay
             log.info("intake.batch", messages=len(messages), forwarded=len(result.forward),
                      parked=len(result.dead_letters), duplicates=result.duplicates,
                      ms=round((time.perf_counter() - started) * 1000, 1))

@@ -8,14 +8,12 @@ ids, so redelivery after a crash delivers nothing twice and loses nothing.
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import structlog
 
-from streams.kafka.codec import dead_letter_payload
 from streams.pipeline.routing import route
-from streams.runtime.agents import raw_messages
+from streams.runtime.agents import copy_dead_letters, raw_messages
 from streams.runtime.retry import until_done
 
 log = structlog.get_logger("safeguard.router")
@@ -33,9 +31,7 @@ def register(pipeline) -> None:  # type: ignore[no-untyped-def]
             started = time.perf_counter()
             messages = raw_messages(events)
             result = await until_done("route", route, services, messages)
-            sends = [await parked_topic.send(key=letter.dead_letter_id.encode(), value=dead_letter_payload(letter))
-                     for letter in result.parked]
-            await asyncio.gather(*sends)
+            await copy_dead_letters(result.parked, lambda _letter: parked_topic, log)
             log.info("router.batch", messages=len(messages), processed=result.processed, skipped=result.skipped,
                      delivered=dict(result.delivered), parked=len(result.parked),
                      ms=round((time.perf_counter() - started) * 1000, 1))
