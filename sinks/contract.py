@@ -11,7 +11,7 @@ cannot take more now raises ``SinkBackpressure`` with a retry delay instead of d
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -79,19 +79,45 @@ class Sink(ABC, Generic[Item]):
         """Make buffered writes durable; sinks that write inside the unit of work have nothing to do."""
 
 
-class GuardedSink(Sink[PlannedDelivery]):
-    """A sink for planned deliveries that checks each against its allow-list before taking it."""
+@dataclass(frozen=True)
+class ContentShape:
+    """What one rule may send: its top-level keys (None: anything, the full event) and, for keys whose value
+    is an object (e.g. ``child``), the keys that object may hold."""
 
-    def __init__(self, name: str, allowed_keys: frozenset[str] | None) -> None:
+    keys: frozenset[str] | None
+    nested: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+
+class GuardedSink(Sink[PlannedDelivery]):
+    """A sink for planned deliveries that checks each against its allow-list before taking it: the keys any
+    rule may send to this sink, and with ``shapes``, the delivering rule's own view, nested keys included."""
+
+    def __init__(self, name: str, allowed_keys: frozenset[str] | None,
+                 shapes: Mapping[str, ContentShape] | None = None) -> None:
         if name not in DELIVERY_SINKS:
             raise ValueError(f"unknown sink {name!r}")
         self.name = name
         self.allowed_keys = allowed_keys
+        self.shapes = shapes
 
     def check(self, delivery: PlannedDelivery) -> None:
-        """Raise ``SinkRefused`` when the content carries a key this sink may not receive."""
-        if self.allowed_keys is None:
+        """Raise ``SinkRefused`` when the content carries a key this sink, or this rule, may not send."""
+        if self.allowed_keys is not None:
+            extra = set(delivery.content) - self.allowed_keys
+            if extra:
+                raise SinkRefused(f"sink {self.name} may not receive {sorted(extra)} (rule {delivery.rule})")
+        if self.shapes is None:
             return
-        extra = set(delivery.content) - self.allowed_keys
+        shape = self.shapes.get(delivery.rule)
+        if shape is None:
+            raise SinkRefused(f"rule {delivery.rule} does not deliver to sink {self.name}")
+        if shape.keys is None:
+            return
+        extra = set(delivery.content) - shape.keys
         if extra:
-            raise SinkRefused(f"sink {self.name} may not receive {sorted(extra)} (rule {delivery.rule})")
+            raise SinkRefused(f"rule {delivery.rule} may not send {sorted(extra)} to sink {self.name}")
+        for key, allowed in shape.nested.items():
+            value = delivery.content.get(key)
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, Mapping) and (extra := set(item) - allowed):
+                    raise SinkRefused(f"rule {delivery.rule} may not send {key}.{sorted(extra)} to sink {self.name}")

@@ -10,17 +10,18 @@ written unless the unit of work commits, so a delivery and its audit line exist 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sinks.audit import AuditEntry, AuditSink
-from sinks.contract import GuardedSink, PlannedDelivery, UnitOfWork
+from sinks.contract import ContentShape, GuardedSink, PlannedDelivery, UnitOfWork
 from sinks.models import DeliveryRecord
 from sinks.store import insert_ignoring_duplicates
 
 
 class SqlDeliverySink(GuardedSink):
-    def __init__(self, name: str, allowed_keys: frozenset[str] | None, audit: AuditSink) -> None:
-        super().__init__(name, allowed_keys)
+    def __init__(self, name: str, allowed_keys: frozenset[str] | None, audit: AuditSink,
+                 shapes: Mapping[str, ContentShape] | None = None) -> None:
+        super().__init__(name, allowed_keys, shapes)
         self.audit = audit
 
     def write(self, batch: Sequence[PlannedDelivery], unit: UnitOfWork) -> int:

@@ -87,8 +87,9 @@ def clock_for(settings: Settings) -> Clock:
 
 
 def build_delivery_sinks(policy: Policy, audit: AuditSink) -> dict[str, GuardedSink]:
-    """One SQL sink per destination, each guarding the union of the policy's views for it."""
-    return {name: SqlDeliverySink(name, policy.allowed_keys(name), audit) for name in DELIVERY_SINKS}
+    """One SQL sink per destination, each guarding the union of the policy's views for it and, per delivery, the
+    delivering rule's own view (nested keys included)."""
+    return {name: SqlDeliverySink(name, policy.allowed_keys(name), audit, policy.content_shapes(name)) for name in DELIVERY_SINKS}
 
 
 def build_email_sink(settings: Settings) -> SmtpSink | None:

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from schemas import Envelope, PersonRef
 from schemas.events import PpnSubmitted
-from sinks.contract import SINKS, PlannedDelivery
+from sinks.contract import SINKS, ContentShape, PlannedDelivery
 from streams.identity.keys import children_of, person_key
 
 RULE_KINDS = ("encompass_notice", "reconciliation_report")
@@ -172,6 +172,19 @@ class Policy:
             if operation.sink == sink:
                 keys |= set(operation.fields)
         return frozenset(keys)
+
+    def content_shapes(self, sink: str) -> dict[str, ContentShape]:
+        """What each rule and operation that delivers to ``sink`` may send (its own view, the child's fields)."""
+        shapes: dict[str, ContentShape] = {}
+        for rule in self.rules:
+            if rule.sink == sink:
+                view = rule.view
+                shapes[rule.id] = ContentShape(None) if view is FULL_VIEW else ContentShape(
+                    view.allowed_keys(), {"child": frozenset(view.child_fields)} if view.child_fields else {})
+        for operation in self.operations.values():
+            if operation.sink == sink:
+                shapes[operation.id] = ContentShape(frozenset(operation.fields))
+        return shapes
 
     def plan_operational(self, name: str, key: str, values: dict[str, Any], recipient: str | None = None,
                          subject_key: str | None = None) -> PlannedDelivery:

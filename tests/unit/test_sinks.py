@@ -19,8 +19,11 @@ from tests.smtp import SmtpServer
 from tests.unit.helpers import run
 
 
-def delivery(delivery_id: str = "d1", **content) -> PlannedDelivery:
-    return PlannedDelivery(delivery_id=delivery_id, sink="education", recipient="6662005", rule="r", policy_version="1",
+ENCOMPASS = "ppn.education.encompass_notice"
+
+
+def delivery(delivery_id: str = "d1", rule: str = ENCOMPASS, **content) -> PlannedDelivery:
+    return PlannedDelivery(delivery_id=delivery_id, sink="education", recipient="6662005", rule=rule, policy_version="1",
                            source_event_id="e1", source_event_type="ppn.submitted", subject_key="src:DPP:1",
                            content=content or {"school": {"code": "6662005"}})
 
@@ -29,7 +32,7 @@ class TestGuardedSinks:
     def test_a_key_outside_the_allow_list_is_refused(self, clock):
         """A delivery carrying a field the sink may not receive is refused, naming the field and the rule."""
         sink = ListSink("education", frozenset({"school", "child"}))
-        with pytest.raises(SinkRefused, match=r"may not receive \['risk_level'\] \(rule r\)"):
+        with pytest.raises(SinkRefused, match=r"may not receive \['risk_level'\] \(rule ppn.education.encompass_notice\)"):
             sink.write([delivery(school={}, risk_level="high")], UnitOfWork(None, "test", clock.now()))  # type: ignore[arg-type]
         assert sink.delivered == []
 
