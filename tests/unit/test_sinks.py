@@ -18,7 +18,6 @@ from streams.services import build_services
 from tests.smtp import SmtpServer
 from tests.unit.helpers import run
 
-
 ENCOMPASS = "ppn.education.encompass_notice"
 
 
