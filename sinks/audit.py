@@ -9,9 +9,11 @@ personal data beyond the subject key.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+from sinks.audit_chain import content_digest
 from sinks.contract import PlannedDelivery, Sink, UnitOfWork
 from sinks.models import AuditRecord
 from sinks.store import insert_ignoring_duplicates
@@ -39,7 +41,8 @@ class AuditEntry:
         return cls(audit_id=f"delivery:{delivery.delivery_id}", action="disclosed", sink=delivery.sink,
                    recipient=delivery.recipient, rule=delivery.rule, policy_version=delivery.policy_version,
                    source_event_id=delivery.source_event_id, subject_key=delivery.subject_key,
-                   master_person_id=delivery.master_person_id, delivery_id=delivery.delivery_id)
+                   master_person_id=delivery.master_person_id, delivery_id=delivery.delivery_id,
+                   detail=json.dumps({"content_sha256": content_digest(delivery.content)}))
 
 
 class AuditSink(Sink[AuditEntry]):

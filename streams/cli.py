@@ -356,19 +356,30 @@ def cmd_schools(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    """Seal pending audit records (``seal``) or check the whole chain (``verify``, exit 1 on any break)."""
-    from sinks.audit_chain import seal, verify
+    """Seal pending audit records (``seal``), write a signed checkpoint of the chain head (``checkpoint``), or
+    check the whole trail against its key, its deliveries and the latest checkpoint (``verify``, exit 1 on any break)."""
+    from sinks.audit_chain import checkpoint, seal, verify
+    from streams.pipeline.audit_trail import append_checkpoint, read_checkpoint_lines
 
-    settings = settings_from(args)
-    engine = make_engine(database_url(settings))
+    services = build_services(settings_from(args), engine=make_engine(database_url(settings_from(args))))
     if args.action == "seal":
-        print(f"sealed {seal(engine)} record(s)")
+        print(f"sealed {seal(services.engine, services.audit_key)} record(s)")
         return 0
-    result = verify(engine)
+    if args.action == "checkpoint":
+        seal(services.engine, services.audit_key)
+        mark = checkpoint(services.engine, services.audit_key, services.clock.now())
+        if mark is None:
+            raise CliError("nothing sealed yet: no checkpoint written")
+        append_checkpoint(services, mark)
+        print(f"checkpoint: sequence {mark.sequence} written to {services.settings.checkpoint_file}")
+        return 0
+    result = verify(services.engine, services.audit_key, read_checkpoint_lines(services))
     for problem in result.problems:
         print(f"broken: {problem}")
-    print(f"{result.sealed} sealed record(s) verified, {result.unsealed} not sealed yet"
-          + ("" if result.ok else f"; {len(result.problems)} problem(s)"))
+    against = (f"; checked against the checkpoint of {result.checkpoint.at} (sequence {result.checkpoint.sequence})"
+               if result.checkpoint else "; no checkpoint to check against")
+    print(f"{result.sealed} sealed record(s) verified, {result.unsealed} not sealed yet, {result.disclosures} "
+          f"disclosure(s) matched to their deliveries{against}" + ("" if result.ok else f"; {len(result.problems)} problem(s)"))
     return 0 if result.ok else 1
 
 
@@ -513,7 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
     schools.set_defaults(func=cmd_schools)
 
     audit = commands.add_parser("audit", parents=[common], help="seal or verify the tamper-evident audit trail")
-    audit.add_argument("action", choices=["verify", "seal"])
+    audit.add_argument("action", choices=["verify", "seal", "checkpoint"])
     audit.set_defaults(func=cmd_audit)
 
     identity = commands.add_parser("identity", help="identity resolution")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -22,6 +23,7 @@ from sinks.sql import SqlDeliverySink
 from sinks.store import make_engine
 from streams.access.credentials import ProducerKeys
 from streams.access.entitlement import Entitlements
+from streams.access.secrets import private_secret
 from streams.clock import Clock
 from streams.deadlines.school_calendar import Calendars
 from streams.deadlines.watch import Watch, WatchRules
@@ -46,6 +48,7 @@ class Services:
     topology: Topology
     producer_keys: ProducerKeys  # who published a message: proved by its signature (streams/access/credentials.py)
     entitlements: Entitlements  # what that producer may publish (streams/access/entitlements.toml)
+    audit_key: bytes  # the audit chain's MAC key, never in the database (sinks/audit_chain.py)
 
     def all_sinks(self) -> list[Sink]:
         """Every destination these services write to."""
@@ -63,6 +66,9 @@ class Services:
         self.audit.flush()
 
 
+AUDIT_KEY_FILE = Path("secrets") / "audit.key"
+
+
 def build_services(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None,
                    sinks: dict[str, GuardedSink] | None = None) -> Services:
     """Everything the units of work, the web app and the command line need, from one settings object."""
@@ -78,7 +84,18 @@ def build_services(settings: Settings, *, clock: Clock | None = None, engine: En
         topology=Topology.from_settings(settings),
         producer_keys=ProducerKeys.from_settings(settings),
         entitlements=Entitlements.load(settings.entitlements_file),
+        audit_key=audit_key_for(settings),
     )
+
+
+def audit_key_for(settings: Settings) -> bytes:
+    """The configured audit key, else the data directory's (created private on first use)."""
+    if settings.audit_key is not None:
+        key = settings.audit_key.get_secret_value().encode()
+        if len(key) < 32:
+            raise ValueError("SAFEGUARD_AUDIT_KEY must be at least 32 characters")
+        return key
+    return private_secret(settings.data_dir / AUDIT_KEY_FILE)
 
 
 def clock_for(settings: Settings) -> Clock:

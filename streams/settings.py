@@ -91,6 +91,13 @@ class Settings(BaseSettings):
                                          description="JSON list of producers (AGENCY:ORG) whose keys are refused.")
     entitlements_file: Path = Field(default=HERE / "access" / "entitlements.toml",
                                     description="Which agency may publish which event types.")
+    audit_key: SecretStr | None = Field(
+        default=None, description="Key of the audit trail's MAC chain and checkpoints (unset: a key file created "
+                                  "private under data_dir/secrets on first use). Never in the database.")
+    audit_checkpoint_file: Path | None = Field(
+        default=None, description="Where signed audit checkpoints are appended (unset: data_dir/audit-checkpoints.jsonl); "
+                                  "ship it to write-once storage.")
+    audit_checkpoint_seconds: float = Field(default=60.0, gt=0, description="How often a worker writes a checkpoint.")
     identity_match_threshold: float = Field(
         default=14.0, ge=9.0, le=40.0,
         description="Log2 evidence the identity resolver needs to merge a record into a person (higher: fewer merges, more reviews).")
@@ -112,6 +119,10 @@ class Settings(BaseSettings):
     def database(self) -> str:
         """The SQLAlchemy URL in force."""
         return self.database_url or f"sqlite:///{(self.data_dir / 'safeguard.db').resolve()}"
+
+    @cached_property
+    def checkpoint_file(self) -> Path:
+        return self.audit_checkpoint_file or self.data_dir / "audit-checkpoints.jsonl"
 
     @cached_property
     def runtime_file(self) -> Path:

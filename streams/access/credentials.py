@@ -16,13 +16,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import secrets
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from streams.access.secrets import private_secret
 from streams.settings import Settings
 
 PRODUCER_HEADER = "safeguard-producer"
@@ -64,7 +62,7 @@ class ProducerKeys:
         """The configured master key, else the data directory's (created, private to this user, on first use)."""
         if settings.producer_master_key is not None:
             return cls(settings.producer_master_key.get_secret_value().encode(), settings.revoked_producers)
-        return cls(_master_key_file(settings.data_dir / MASTER_KEY_FILE), settings.revoked_producers)
+        return cls(private_secret(settings.data_dir / MASTER_KEY_FILE), settings.revoked_producers)
 
     def key_for(self, producer: Producer) -> bytes:
         return hmac.new(self._master, f"safeguard-producer-key|{producer.name}".encode(), hashlib.sha256).digest()
@@ -117,22 +115,3 @@ def header_map(headers: Iterable[tuple[str, bytes]] | Mapping[str, bytes] | None
     for name, value in pairs:
         found.setdefault(str(name).lower(), bytes(value or b""))
     return found
-
-
-def _master_key_file(path: Path) -> bytes:
-    """Read the master key, creating it (mode 0600, in a 0700 directory) if none exists; safe when several
-    processes start at once (exclusive create, then everyone reads the one that won)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(secrets.token_hex(32))
-    for _ in range(50):
-        text = path.read_text().strip()
-        if text:
-            return text.encode()
-        time.sleep(0.02)  # created by another process a moment ago, not written yet
-    raise ValueError(f"{path}: empty producer master key")

@@ -1,5 +1,5 @@
 """Deadline timer: every few seconds, breach due deadlines and raise their alerts, seal new audit
-records into the hash chain, and send the Operation Encompass e-mails that are due (first attempts
+records into the MAC chain (and now and then write a signed checkpoint of it), and send the Operation Encompass e-mails that are due (first attempts
 and back-off retries).
 
 Consumes: nothing (a Faust timer on every worker). Produces: alert deliveries for deadlines whose
@@ -9,18 +9,19 @@ breach is claimed by a conditional status update in the same transaction as its 
 
 from __future__ import annotations
 
-from sinks.audit_chain import seal
 from streams.encompass.email import dispatch_emails
+from streams.pipeline.audit_trail import CheckpointState, seal_and_checkpoint
 from streams.pipeline.timer import fire_deadlines
 from streams.runtime.retry import until_done
 
 
 def register(pipeline) -> None:  # type: ignore[no-untyped-def]
     services = pipeline.services
+    checkpoints = CheckpointState()
 
     @pipeline.app.timer(interval=services.settings.watch_interval_seconds, name="safeguard.deadlines")
     async def deadline_timer() -> None:
         await until_done("deadlines", fire_deadlines, services)
-        await until_done("audit seal", seal, services.engine)
+        await until_done("audit seal", seal_and_checkpoint, services, checkpoints)
         await until_done("encompass e-mail", dispatch_emails, services.engine, services.email, services.settings,
                          services.policy, services.sinks, services.clock.now())
