@@ -244,6 +244,7 @@ class ApiToken(SQLModel, table=True):
     role: str = Field(max_length=40)
     issued_at: datetime
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None  # None: a configured token's revocation row, or a token issued before expiry existed
 
 
 class ReferralRecord(SQLModel, table=True):

@@ -310,16 +310,17 @@ def cmd_token(args: argparse.Namespace) -> int:
         if not args.org or not args.role:
             raise CliError("token issue needs --org CODE and --role ROLE")
         try:
-            token_id, token = tokens.issue(engine, args.org, args.role, now)
+            lifetime = tokens.parse_lifetime(args.expires) if args.expires else tokens.DEFAULT_LIFETIME
+            token_id, token = tokens.issue(engine, args.org, args.role, now, lifetime)
         except ValueError as exc:
             raise CliError(str(exc)) from exc
         print(token)
-        print(f"issued token {token_id} for {args.org} ({args.role}); it is shown once and stored only as a hash",
-              file=sys.stderr)
+        print(f"issued token {token_id} for {args.org} ({args.role}), valid until {(now + lifetime).isoformat()}; it is "
+              "shown once and stored only as a hash", file=sys.stderr)
         return 0
     if not args.token:
         raise CliError("token revoke needs the token id (or the token)")
-    if tokens.revoke(engine, args.token, now) == 0:
+    if tokens.revoke(engine, settings, args.token, now) == 0:
         raise CliError("no active token with that id")
     print("revoked", file=sys.stderr)
     return 0
@@ -512,7 +513,8 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("action", choices=["issue", "revoke"])
     token.add_argument("token", nargs="?", help="(revoke) the token id or the token")
     token.add_argument("--org", help="(issue) organisation code")
-    token.add_argument("--role", help="(issue) view_only, view_and_notify, school or operator")
+    token.add_argument("--role", help="(issue) view_only, view_and_notify, school, operator or record_viewer")
+    token.add_argument("--expires", help="(issue) lifetime: 90d (default), 12h, 30m")
     token.set_defaults(func=cmd_token)
 
     reconciliation = commands.add_parser("reconciliation", parents=[common], help="register reconciliation reports")

@@ -83,6 +83,14 @@ class Settings(BaseSettings):
     email_retry_first_seconds: float = Field(default=30.0, gt=0)
     email_alert_after_attempts: int = Field(default=3, ge=1)
     dashboard_login: bool | None = Field(default=None, description="Operators must sign in; unset = only when not on loopback.")
+    web_session_minutes: float = Field(default=480, gt=0, description="How long a dashboard sign-in lasts.")
+    web_allowed_hosts: list[str] = Field(default_factory=list,
+                                         description="Host names the web service answers to (unset: loopback names on a "
+                                                     "loopback bind, any otherwise).")
+    web_refusal_limit: int = Field(default=20, ge=1, description="Refused requests (401/403) per client per window "
+                                                                 "before it gets 429.")
+    web_refusal_window_seconds: float = Field(default=60, gt=0)
+    web_forwarded_proto: bool = Field(default=False, description="Trust X-Forwarded-Proto from a TLS proxy in front.")
     api_tokens: list[ConfiguredToken] = Field(default_factory=list, description="JSON list of {organisation_code, role, token_sha256}.")
     producer_master_key: SecretStr | None = Field(
         default=None, description="Secret every producer's signing key derives from (unset: a key file created "

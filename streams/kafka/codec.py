@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,8 @@ from pydantic import ValidationError
 from schemas import EVENT_TYPES, Envelope, parse_event
 
 MAX_JSON_DEPTH = 32
+UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+SAFE_NAME = re.compile(r"[a-z0-9_.\-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -94,8 +97,8 @@ def validate(data: dict, raw: bytes, origin: Origin, allowed_types: tuple[str, .
     ids = _ids(data)
     event_type = data.get("event_type")
     if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
-        shown = event_type if isinstance(event_type, str) else repr(event_type)
-        return DeadLetter(raw, origin, f"event_type: unknown event type {shown[:80]!s}; expected one of {', '.join(EVENT_TYPES)}",
+        shown = event_type if isinstance(event_type, str) and SAFE_NAME.fullmatch(event_type) else "(not shown: not a plain name)"
+        return DeadLetter(raw, origin, f"event_type: unknown event type {shown}; expected one of {', '.join(EVENT_TYPES)}",
                           field_path="event_type", **ids)
     if event_type not in allowed_types:
         return DeadLetter(raw, origin, f"event_type: {event_type} does not belong on topic {origin.topic} "
@@ -150,10 +153,12 @@ def _describe(error: dict[str, Any]) -> dict[str, str]:
 
 
 def _ids(data: dict) -> dict[str, str | None]:
+    """The identifiers a dead letter is listed under: only a UUID event id and a known event type, so no
+    text a producer chose is echoed onto the dashboard or into an alert."""
     event_id, event_type = data.get("event_id"), data.get("event_type")
     return {
-        "event_id": str(event_id)[:64] if isinstance(event_id, str) else None,
-        "event_type": str(event_type)[:64] if isinstance(event_type, str) else None,
+        "event_id": event_id.lower() if isinstance(event_id, str) and UUID_TEXT.fullmatch(event_id) else None,
+        "event_type": event_type if event_type in EVENT_TYPES else None,
     }
 
 

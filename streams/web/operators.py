@@ -2,12 +2,14 @@
 dead-letter reasons and the audited single-record view.
 
 Inputs: the services, a readiness callback and (from `safeguard up`) a consumer-lag provider.
-Outputs: ``/healthz``, ``/readyz``, ``/metrics``, ``/``, ``/login``, ``/api/v1/summary``,
+Outputs: ``/healthz``, ``/readyz``, ``/metrics``, ``/``, ``/login`` (GET form, POST sign-in), ``/logout``, ``/api/v1/summary``,
 ``/api/v1/stream`` (server-sent events), ``/api/v1/dead-letters/{id}`` and
 ``/api/v1/records/deliveries/{id}``. Guarantees: the dashboard, its stream and ``/metrics`` carry
 counts, identifiers and rule names only; a delivery's content is shown only to the ``record_viewer``
-role and every attempt is audited; operators must sign in unless the dashboard listens on loopback
-only (the embedded default); no database call on the event loop.
+role and every attempt is audited; operators must sign in (a token by POST, then a short-lived random
+session id in a Secure HttpOnly cookie off loopback) unless the dashboard listens on loopback only (the
+embedded default), and then ``/metrics`` needs an operator's bearer token too; no database call on the
+event loop.
 """
 
 from __future__ import annotations
@@ -24,27 +26,41 @@ from sqlmodel import Session
 from sinks.audit import AuditEntry
 from sinks.contract import UnitOfWork
 from sinks.models import DeadLetterRecord, DeliveryRecord
+from streams.access.tokens import Caller, digest
 from streams.services import Services
 from streams.web import figures, metrics
-from streams.web.auth import OPERATOR_COOKIE, OPERATOR_ROLES, caller_of, operator_of
+from streams.web.auth import BEARER_CHALLENGE, OPERATOR_COOKIE, OPERATOR_ROLES, caller_of, operator_of
+from streams.web.guard import LOOPBACK_HOSTS, Sessions
 
 DASHBOARD_HTML = Path(__file__).with_name("dashboard.html")
 STREAM_INTERVAL_SECONDS = 2.0
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+LOGIN_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Operator sign-in</title>
+<link rel="stylesheet" href="/static/dashboard.css"></head>
+<body><h1>Operator sign-in</h1><!--status-->
+<form method="post" action="/login"><label>Operator token
+<input type="password" name="token" autocomplete="off" required></label> <button type="submit">Sign in</button></form>
+<p>An operator's token comes from <code>safeguard token issue --org CODE --role operator</code>.</p></body></html>
+"""
 
 
 def routes(services: Services, is_ready: Callable[[], tuple[bool, str]],
-           lag: Callable[[], dict[str, int]] | None = None) -> list[web.RouteDef]:
+           lag: Callable[[], dict[str, int]] | None, sessions: Sessions) -> list[web.RouteDef]:
     settings, engine = services.settings, services.engine
-    login_required = settings.dashboard_login if settings.dashboard_login is not None else settings.web_host not in LOOPBACK
+    exposed = settings.web_host not in LOOPBACK_HOSTS
+    login_required = settings.dashboard_login if settings.dashboard_login is not None else exposed
+
+    async def operator(request: web.Request) -> Caller | None:
+        return await operator_of(services, request, sessions)
 
     def current_figures() -> dict:
         return figures.collect(engine, services.clock.now(), services.policy.reconciliation_report_rules,
                                lag() if lag else {})
 
     async def needs_operator(request: web.Request) -> web.Response | None:
-        if login_required and await operator_of(services, request) is None:
-            return web.json_response({"error": "operators sign in at /login?token=…"}, status=401)
+        if login_required and await operator(request) is None:
+            return web.json_response({"error": "operators sign in at /login, or send an operator's bearer token"},
+                                     status=401, headers=BEARER_CHALLENGE)
         return None
 
     async def healthz(_request: web.Request) -> web.Response:
@@ -73,23 +89,40 @@ def routes(services: Services, is_ready: Callable[[], tuple[bool, str]],
             pass
         return response
 
-    async def metrics_text(_request: web.Request) -> web.Response:
+    async def metrics_text(request: web.Request) -> web.Response:
+        if exposed and (refused := await needs_operator(request)) is not None:  # off loopback: Prometheus sends a token
+            return refused
         body = metrics.exposition(await asyncio.to_thread(current_figures))
         return web.Response(body=body, headers={"Content-Type": metrics.CONTENT_TYPE})
 
     async def dashboard(request: web.Request) -> web.Response:
-        if login_required and await operator_of(services, request) is None:
+        if login_required and await operator(request) is None:
             raise web.HTTPFound("/login")
         return web.Response(text=await asyncio.to_thread(DASHBOARD_HTML.read_text), content_type="text/html")
 
+    async def login_form(request: web.Request) -> web.Response:
+        if "token" in request.query:  # a token in a URL ends up in histories and proxy logs
+            return web.Response(text="Send the token by POST from the sign-in form, never in the address.", status=400)
+        return web.Response(text=LOGIN_HTML, content_type="text/html")
+
     async def login(request: web.Request) -> web.Response:
-        token = request.query.get("token", "")
+        """Sign in by POST: the token is checked and a short-lived random session id goes in the cookie."""
+        token = str((await request.post()).get("token", "")).strip()
         caller = await caller_of(services, f"Bearer {token}") if token else None
         if caller is None or caller.role not in OPERATOR_ROLES:
-            return web.Response(text="Sign in: open /login?token=YOUR_OPERATOR_TOKEN (safeguard token issue --role operator).",
-                                status=401 if token else 200)
-        response = web.HTTPFound("/")
-        response.set_cookie(OPERATOR_COOKIE, token, httponly=True, samesite="Strict", secure=request.secure)
+            return web.Response(text=LOGIN_HTML.replace("<!--status-->", "<p>That is not a valid operator token.</p>"),
+                                content_type="text/html", status=401)
+        response = web.HTTPSeeOther("/")
+        response.set_cookie(OPERATOR_COOKIE, sessions.open(caller, digest(token)), httponly=True, samesite="Strict",
+                            secure=exposed or request.secure or (settings.web_forwarded_proto and
+                                                                 request.headers.get("X-Forwarded-Proto") == "https"),
+                            max_age=int(settings.web_session_minutes * 60), path="/")
+        raise response
+
+    async def logout(request: web.Request) -> web.Response:
+        sessions.close(request.cookies.get(OPERATOR_COOKIE))
+        response = web.HTTPSeeOther("/login")
+        response.del_cookie(OPERATOR_COOKIE, path="/")
         raise response
 
     async def dead_letter(request: web.Request) -> web.Response:
@@ -111,7 +144,7 @@ def routes(services: Services, is_ready: Callable[[], tuple[bool, str]],
 
     async def record(request: web.Request) -> web.Response:
         """One delivery with its content, for an operator holding the record_viewer role; audited."""
-        caller = await operator_of(services, request)
+        caller = await operator(request)
         delivery_id = request.match_info["delivery_id"]
         allowed = caller is not None and caller.role == "record_viewer"
 
@@ -133,7 +166,7 @@ def routes(services: Services, is_ready: Callable[[], tuple[bool, str]],
 
     return [
         web.get("/healthz", healthz), web.get("/readyz", readyz), web.get("/metrics", metrics_text),
-        web.get("/", dashboard), web.get("/login", login),
+        web.get("/", dashboard), web.get("/login", login_form), web.post("/login", login), web.post("/logout", logout),
         web.get("/api/v1/summary", summary), web.get("/api/v1/stream", stream),
         web.get("/api/v1/dead-letters/{dead_letter_id}", dead_letter),
         web.get("/api/v1/records/deliveries/{delivery_id}", record),

@@ -7,7 +7,6 @@ from schemas.examples import example
 from sinks.audit_chain import seal, verify
 from tests.unit.helpers import run
 
-
 KEY = b"k" * 32  # the services' own audit key in the security tests; any key here
 
 

@@ -21,7 +21,7 @@ def flagged(services):
 
 def lookup(services, authorization: str | None, nhs: str) -> tuple[int, dict]:
     """The lookup as the web handler makes it: the caller authenticated first, on the services' clock."""
-    caller = tokens.authenticate(services.engine, services.settings, authorization)
+    caller = tokens.authenticate(services.engine, services.settings, authorization, services.clock.now())
     return lookup_flag(services.engine, services.policy, services.sinks, services.audit, caller, nhs, services.clock.now())
 
 
@@ -82,7 +82,7 @@ class TestLookup:
         """Revoking a token (by id) makes the next request 401."""
         token_id, token = tokens.issue(engine, "7A7", "view_only", EXAMPLES_NOW)
         assert lookup(services, f"Bearer {token}", flagged)[0] == 200
-        assert tokens.revoke(engine, token_id, EXAMPLES_NOW) == 1
+        assert tokens.revoke(engine, settings, token_id, EXAMPLES_NOW) == 1
         assert lookup(services, f"Bearer {token}", flagged)[0] == 401
 
     def test_every_lookup_is_audited_with_who_which_child_and_role(self, engine, policy, sinks, settings, flagged, services):
@@ -117,5 +117,5 @@ class TestTokens:
         """A token configured by its hash in settings is accepted with its organisation and role."""
         configured = Settings(_env_file=None, data_dir=tmp_path, api_tokens=[
             {"organisation_code": "7A7", "role": "view_only", "token_sha256": tokens.digest("sgt_from_settings")}])
-        caller = tokens.authenticate(engine, configured, "Bearer sgt_from_settings")
+        caller = tokens.authenticate(engine, configured, "Bearer sgt_from_settings", EXAMPLES_NOW)
         assert caller is not None and caller.role == "view_only"

@@ -41,8 +41,8 @@ class TestOperatorAccess:
             assert (await client.get("/api/v1/summary")).status == 401
             assert (await client.get("/api/v1/summary", headers={"Authorization": f"Bearer {school}"})).status == 401
             assert (await client.get("/api/v1/summary", headers={"Authorization": f"Bearer {operator}"})).status == 200
-            login = await client.get(f"/login?token={operator}", allow_redirects=False)
-            assert login.status == 302 and "HttpOnly" in login.headers["Set-Cookie"]
+            login = await client.post("/login", data={"token": operator}, allow_redirects=False)
+            assert login.status == 303 and "HttpOnly" in login.headers["Set-Cookie"]
             assert (await client.get("/")).status == 200  # the cookie is kept by the client
 
     async def test_security_headers_and_metrics(self, served):
