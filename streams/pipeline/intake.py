@@ -24,6 +24,7 @@ from sinks.store import insert_ignoring_duplicates
 from streams.access.credentials import CredentialError, Producer, header_map
 from streams.identity.keys import partition_key
 from streams.kafka.codec import Accepted, DeadLetter, Origin, decode
+from streams.kafka.undecodable import Undecodable
 from streams.services import Services
 
 CREDENTIALS_FIELD = "credentials"
@@ -150,4 +151,21 @@ def park(services: Services, session: Session, letters: list[DeadLetter], now: d
         "event_id": letter.event_id, "event_type": letter.event_type, "reason": letter.reason, "field_path": letter.field_path,
     }) for letter in letters]
     services.sinks["alerts"].write(alerts, UnitOfWork(session, actor, now))
+    return letters
+
+
+def park_undecodable(services: Services, skipped: list[Undecodable]) -> list[DeadLetter]:
+    """Record batches the consumer could not decode and skipped (``streams/kafka/undecodable.py``): each is
+    parked (no original: its bytes could not be read) and operators are alerted."""
+    if not skipped:
+        return []
+    letters = [DeadLetter(b"", Origin(batch.topic, batch.partition, batch.first_offset),
+                          f"record batch at offsets {batch.first_offset}..{batch.last_offset} could not be decoded and was "
+                          f"skipped: {batch.reason}; the producer must send it again", field_path="(record batch)")
+               for batch in skipped]
+    now = services.clock.now()
+    with Session(services.engine) as session:
+        letters = park(services, session, letters, now, actor="safeguard.intake")
+        session.commit()
+    services.flush_sinks(["alerts"])
     return letters

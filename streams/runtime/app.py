@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import faust
 
-from streams.kafka import broker_quirks
+from streams.kafka import broker_quirks, undecodable
 from streams.kafka.connection import KafkaConnection
 from streams.services import Services
 from streams.settings import Settings
@@ -28,6 +28,7 @@ class Pipeline:
 def create_pipeline(services: Services, broker: str) -> Pipeline:
     """A configured app with every agent registered; ``broker`` is ``host:port[,host:port]``."""
     services.setup_sinks()
+    undecodable.install()  # a record batch the consumer cannot decode is skipped and parked, never a crash loop
     pipeline = Pipeline(app=create_app(services.settings, broker), services=services)
     from streams.runtime.agents import deadlines, intake, router
 
