@@ -138,3 +138,15 @@ class TestDuplicates:
         assert "already accepted with different content" in letter.reason and letter.origin.offset == 1
         with Session(services.engine) as session:
             assert len(session.exec(select(IntakeEvent)).all()) == 1
+
+
+def test_kafka_acls_follow_the_entitlements(tmp_path):
+    """`safeguard acls` grants a police principal write on the police topics only (never the register's)."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "streams.cli", "acls", "User:dpp=police:DPP", "--data-dir", str(tmp_path)],
+                            capture_output=True, text=True, timeout=60, check=True)
+    topics = {line.split("--topic ")[1].split()[0] for line in result.stdout.splitlines() if "--topic" in line}
+    assert topics == {"safeguarding.ppn", "safeguarding.domestic-abuse", "safeguarding.missing"}
+    assert all("--allow-principal User:dpp --operation Write" in line for line in result.stdout.splitlines()[1:])
