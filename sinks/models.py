@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, LargeBinary, Text
+from sqlalchemy import Column, Index, LargeBinary, Text, text
 from sqlmodel import Field, SQLModel
 
 INTAKE_ACCEPTED = "accepted"
@@ -75,6 +75,36 @@ class DeliveryRecord(SQLModel, table=True):
     master_person_id: str | None = Field(default=None, index=True, max_length=36)
     delivered_at: datetime
     content_json: str = Field(sa_column=Column(Text, nullable=False))
+    relayed_at: datetime | None = None  # published to its outbound topic (streams/pipeline/relay.py)
+
+    # The relay's queue: only deliveries not yet relayed are in this index, so finding them stays cheap.
+    __table_args__ = (Index("ix_delivery_unrelayed", "delivered_at", sqlite_where=text("relayed_at IS NULL"),
+                            postgresql_where=text("relayed_at IS NULL")),)
+
+
+class RelayTopic(SQLModel, table=True):
+    """How far the relay knows each outbound topic: past these offsets, a restarted relay reads the topic back
+    to find what it published before it died."""
+
+    __tablename__ = "relay_topic"
+
+    topic: str = Field(primary_key=True, max_length=249)
+    offsets_json: str = Field(sa_column=Column(Text, nullable=False))  # {"partition": next offset}
+    in_flight: bool = False  # a publish to it began and its deliveries are not marked relayed yet
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One delivery owed to an organisation's webhook: attempts, back-off and the receiver's acknowledgement."""
+
+    __tablename__ = "webhook_delivery"
+
+    delivery_id: str = Field(primary_key=True, max_length=36)
+    organisation_code: str = Field(index=True, max_length=80)
+    status: str = Field(default="pending", index=True, max_length=16)  # pending | acknowledged | failed
+    attempts: int = 0
+    next_attempt_at: datetime
+    acknowledged_at: datetime | None = None
+    last_error: str | None = Field(default=None, max_length=300)
 
 
 class AuditRecord(SQLModel, table=True):

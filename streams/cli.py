@@ -12,12 +12,13 @@ import argparse
 import asyncio
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from sqlmodel import Session, select
 
-from sinks.contract import SINKS
+from sinks.contract import DELIVERY_SINKS, SINKS
+from sinks.lines import delivery_line, iso
 from sinks.models import AuditRecord, DeadLetterRecord, DeliveryRecord
 from sinks.store import make_engine
 from streams.kafka.connection import KafkaConnection
@@ -137,15 +138,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def delivery_line(delivery: DeliveryRecord) -> dict:
-    return {
-        "delivery_id": delivery.delivery_id, "sink": delivery.sink, "recipient": delivery.recipient, "rule": delivery.rule,
-        "policy_version": delivery.policy_version, "source_event_id": delivery.source_event_id,
-        "source_event_type": delivery.source_event_type, "master_person_id": delivery.master_person_id,
-        "subject_key": delivery.subject_key, "delivered_at": _iso(delivery.delivered_at), "content": json.loads(delivery.content_json),
-    }
-
-
 def audit_line(record: AuditRecord) -> dict:
     return {
         "sequence": record.sequence, "audit_id": record.audit_id, "sink": "audit", "recorded_at": _iso(record.recorded_at),
@@ -156,8 +148,7 @@ def audit_line(record: AuditRecord) -> dict:
     }
 
 
-def _iso(value: datetime) -> str:
-    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
+_iso = iso
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
@@ -239,6 +230,58 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_relay(args: argparse.Namespace) -> int:
+    """The outbox relay and webhook dispatcher against a running broker (production: one replica)."""
+    import os
+
+    from streams.runtime import relay
+
+    settings = settings_from(args)
+    if not settings.broker_url:
+        raise CliError("relay needs --broker kafka://HOST:PORT (or SAFEGUARD_BROKER_URL)")
+    os.environ["SAFEGUARD_BROKER_URL"] = settings.broker_url
+    if settings.database_url:
+        os.environ["SAFEGUARD_DATABASE_URL"] = settings.database_url
+    relay.main()
+    return 0
+
+
+def cmd_feed(args: argparse.Namespace) -> int:
+    """``feed replay --recipient ORG [--sink S] [--since T]``: publish again what an organisation was sent (same
+    delivery ids), for a system that lost its data or is being connected for the first time."""
+    from sinks.lines import delivery_bytes
+    from streams.kafka.outbound import KafkaOutbound, OutboundMessage
+
+    settings = settings_from(args)
+    try:
+        since = datetime.fromisoformat(args.since) if args.since else None
+    except ValueError as exc:
+        raise CliError(f"--since: {exc}") from exc
+    if since is not None and since.tzinfo is None:
+        raise CliError("--since: give a time with its UTC offset, e.g. 2026-11-20T00:00:00+00:00")
+    engine = make_engine(database_url(settings))
+    topology = Topology.from_settings(settings)
+    with Session(engine) as session:
+        query = select(DeliveryRecord).where(DeliveryRecord.recipient == args.recipient)
+        if args.sink:
+            query = query.where(DeliveryRecord.sink == args.sink)
+        if since is not None:
+            query = query.where(DeliveryRecord.delivered_at >= since)
+        rows = session.exec(query.order_by(DeliveryRecord.delivered_at, DeliveryRecord.delivery_id)).all()  # type: ignore[arg-type]
+    messages = [OutboundMessage(topology.outbound(row.sink, row.recipient), (row.master_person_id or row.delivery_id).encode(),
+                                delivery_bytes(row), row.delivery_id) for row in rows]
+    if messages:
+        outbound = KafkaOutbound(running_broker(settings), settings.partitions, settings.replication_factor)
+        try:
+            outbound.ensure_topics({m.topic for m in messages})
+            outbound.publish(messages)
+        finally:
+            outbound.close()
+    print(f"replayed {len(messages)} delivery(ies) to {args.recipient} on "
+          f"{', '.join(sorted({m.topic for m in messages})) or 'no topic'}", file=sys.stderr)
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """The web/API service alone (production: beside the workers, behind a load balancer)."""
     from aiohttp import web
@@ -301,9 +344,10 @@ def cmd_producer_key(args: argparse.Namespace) -> int:
 
 
 def cmd_acls(args: argparse.Namespace) -> int:
-    """Kafka ACL commands (kafka-acls.sh) letting each producer's principal write only to the inbound topics
-    its agency is entitled to (``PRINCIPAL=AGENCY:ORG``, e.g. ``User:dpp-niche=police:DPP``): defence in depth
-    on a cluster with SASL or mutual TLS; intake still believes only the producer's signature."""
+    """Kafka ACL commands (kafka-acls.sh) letting each organisation's principal write only to the inbound topics
+    its agency is entitled to and read only its own outbound topics (``PRINCIPAL=AGENCY:ORG``, e.g.
+    ``User:dpp-niche=police:DPP``): defence in depth on a cluster with SASL or mutual TLS; intake still
+    believes only the producer's signature."""
     from streams.access.credentials import Producer
     from streams.access.entitlement import Entitlements
 
@@ -321,6 +365,13 @@ def cmd_acls(args: argparse.Namespace) -> int:
         for topic in sorted({topology.topic_for(t).name for t in entitlements.event_types[producer.agency]}):
             print(f'kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add '
                   f"--allow-principal {principal} --operation Write --operation Describe --topic {topic}  # {producer.name}")
+        for sink in DELIVERY_SINKS:  # what it is sent: its own outbound topics, read with groups named after it
+            print(f'kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add '
+                  f"--allow-principal {principal} --operation Read --operation Describe "
+                  f"--topic {topology.outbound(sink, producer.organisation_code)}  # {producer.name}")
+        print(f'kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add '
+              f"--allow-principal {principal} --operation Read --group {producer.organisation_code}- "
+              f"--resource-pattern-type prefixed  # {producer.name}: consumer groups named {producer.organisation_code}-…")
     return 0
 
 
@@ -519,6 +570,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = commands.add_parser("worker", parents=[common], help="run one worker against --broker")
     worker.set_defaults(func=cmd_worker)
+
+    relay = commands.add_parser("relay", parents=[common], help="run the outbox relay and webhooks against --broker")
+    relay.set_defaults(func=cmd_relay)
+
+    feed = commands.add_parser("feed", parents=[common], help="outbound feeds: replay what an organisation was sent")
+    feed.add_argument("action", choices=["replay"])
+    feed.add_argument("--recipient", required=True, help="organisation code")
+    feed.add_argument("--sink", choices=list(DELIVERY_SINKS), help="only this sink's topic")
+    feed.add_argument("--since", help="only deliveries from this time (ISO 8601 with offset)")
+    feed.set_defaults(func=cmd_feed)
 
     serve = commands.add_parser("serve", parents=[common], help="run the web/API service alone against --broker")
     serve.add_argument("--port", type=int, help="port (default 8765)")

@@ -26,6 +26,14 @@ class ConfiguredToken(BaseModel):
     token_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+class WebhookTarget(BaseModel):
+    """Where one organisation's system receives its deliveries by HTTP POST, and the secret it checks them with."""
+
+    organisation_code: str
+    url: str = Field(pattern=r"^https?://")
+    secret: SecretStr
+
+
 class Settings(BaseSettings):
     """Pipeline settings; field ``x`` is read from ``SAFEGUARD_X``."""
 
@@ -106,6 +114,12 @@ class Settings(BaseSettings):
         default=None, description="Where signed audit checkpoints are appended (unset: data_dir/audit-checkpoints.jsonl); "
                                   "ship it to write-once storage.")
     audit_checkpoint_seconds: float = Field(default=60.0, gt=0, description="How often a worker writes a checkpoint.")
+    relay_interval_seconds: float = Field(default=0.5, gt=0, description="How often the relay looks for new deliveries.")
+    relay_batch: int = Field(default=500, ge=1, le=10_000)
+    webhooks: list[WebhookTarget] = Field(default_factory=list,
+                                          description="JSON list of {organisation_code, url, secret}: signed HTTP POSTs.")
+    webhook_retry_first_seconds: float = Field(default=5.0, gt=0)
+    webhook_attempts: int = Field(default=8, ge=1, description="Attempts before a delivery is parked and operators alerted.")
     identity_match_threshold: float = Field(
         default=14.0, ge=9.0, le=40.0,
         description="Log2 evidence the identity resolver needs to merge a record into a person (higher: fewer merges, more reviews).")

@@ -90,17 +90,19 @@ def _topic_configs(admin: KafkaAdminClient, names: list[str]) -> dict[str, dict[
 
 
 def describe_topics(connection: KafkaConnection, topology: Topology) -> list[dict]:
-    """Each declared topic with its partition count on the broker and its true message count."""
+    """Each declared topic, then each outbound topic (one per recipient organisation and sink, created with
+    its first delivery), with its partition count on the broker and its true message count."""
     admin = admin_client(connection)
     try:
-        found = {t["name"]: len(t["partitions"]) for t in admin.describe_topics(topology.all_names())
-                 if t.get("error_code", 0) == 0}
+        outbound = sorted(name for name in admin.list_topics() if name.startswith(f"{topology.prefix}.out."))
+        names = [*topology.all_names(), *outbound]
+        found = {t["name"]: len(t["partitions"]) for t in admin.describe_topics(names) if t.get("error_code", 0) == 0}
     finally:
         admin.close()
     partitions = [TopicPartition(name, p) for name, count in found.items() for p in range(count)]
     ends = log_end_offsets(connection, partitions) if partitions else {}
     rows = []
-    for name in topology.all_names():
+    for name in names:
         rows.append({"topic": name, "exists": name in found, "partitions": found.get(name, 0),
                      "messages": sum(end for tp, end in ends.items() if tp.topic == name)})
     return rows

@@ -7,6 +7,7 @@ explicitly with these partition counts, never by broker auto-create.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from streams.settings import Settings
@@ -24,6 +25,7 @@ INBOUND: dict[str, tuple[str, ...]] = {
     "referral-outcome": ("referral.outcome",),
 }
 ACCEPTED = "accepted"
+OUTBOUND_NAME = re.compile(r"[^A-Za-z0-9_\-]")  # an organisation code as a topic name part (Kafka: [A-Za-z0-9._-])
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class Topology:
 
     inbound: tuple[TopicSpec, ...]
     accepted: TopicSpec
+    prefix: str = "safeguarding"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Topology:
@@ -61,7 +64,7 @@ class Topology:
         )
         accepted = TopicSpec(f"{prefix}.{ACCEPTED}", settings.partitions, tuple(t for s in inbound for t in s.event_types),
                              "Validated events recorded in the intake store, awaiting routing.", **retention)
-        return cls(inbound=inbound, accepted=accepted)
+        return cls(inbound=inbound, accepted=accepted, prefix=prefix)
 
     @property
     def all_specs(self) -> tuple[TopicSpec, ...]:
@@ -90,6 +93,10 @@ class Topology:
             if event_type in spec.event_types:
                 return spec
         raise KeyError(event_type)
+
+    def outbound(self, sink: str, organisation_code: str) -> str:
+        """The topic one organisation reads what one sink delivered to it from (EVENTS.md, "Outbound feeds")."""
+        return f"{self.prefix}.out.{sink}.{OUTBOUND_NAME.sub('_', organisation_code)}"
 
     def spec_named(self, name: str) -> TopicSpec | None:
         return next((spec for spec in self.all_specs if spec.name == name), None)

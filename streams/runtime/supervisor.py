@@ -4,7 +4,8 @@ Inputs: ``Settings`` (embedded defaults, or ``broker_url``/``database_url`` for 
 cluster and database). Outputs: a running pipeline until SIGINT/SIGTERM, a runtime file other
 commands use to find it, and a clean stop. Guarantees: accepted-but-unprocessed events are
 replayed from the intake table on start (the embedded broker forgets topics when it stops);
-a worker that dies is restarted; on stop, in-flight events are drained before the broker goes.
+a worker (or the outbox relay) that dies is restarted; on stop, in-flight events are drained and
+relayed before the broker goes.
 """
 
 from __future__ import annotations
@@ -49,6 +50,17 @@ def replay_unprocessed(engine, topology: Topology, connection: KafkaConnection) 
     return len(rows)
 
 
+def unrelayed(engine) -> int:  # type: ignore[no-untyped-def]
+    """How many deliveries the relay has not published yet."""
+    from sqlalchemy import func
+
+    from sinks.models import DeliveryRecord
+
+    with Session(engine) as session:
+        return session.exec(select(func.count()).select_from(DeliveryRecord)
+                            .where(DeliveryRecord.relayed_at.is_(None))).one()  # type: ignore[union-attr]
+
+
 def read_runtime(settings: Settings) -> dict | None:
     """The runtime record of a `safeguard up` using this data directory, if its process is alive."""
     try:
@@ -68,6 +80,7 @@ class Supervisor:
         self.broker: EmbeddedBroker | None = None
         self.bootstrap = broker_address(settings.broker_url) if settings.broker_url else ""
         self.workers: list[subprocess.Popen[bytes]] = []
+        self.relay: subprocess.Popen[bytes] | None = None
         self.stopping = asyncio.Event()
         self.runtime: dict = {}
         self.lag: dict[str, int] = {}
@@ -92,9 +105,21 @@ class Supervisor:
                                 stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True,  # noqa: SIM115
                                 preexec_fn=die_with_parent(signal.SIGTERM))
 
+    def spawn_relay(self) -> subprocess.Popen[bytes]:
+        """The one outbox relay of this instance (``streams/runtime/relay.py``)."""
+        env = {**os.environ, "SAFEGUARD_BROKER_URL": f"kafka://{self.bootstrap}", "SAFEGUARD_DATABASE_URL": self.settings.database,
+               "SAFEGUARD_DATA_DIR": str(self.settings.data_dir), "SAFEGUARD_TOPIC_PREFIX": self.settings.topic_prefix,
+               "SAFEGUARD_POLICY_FILE": str(self.settings.policy_file)}
+        log_path = self.settings.data_dir / "logs" / "relay.log"
+        private_directory(log_path.parent)
+        return subprocess.Popen([sys.executable, "-m", "streams.runtime.relay"], env=env, stdin=subprocess.DEVNULL,
+                                stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True,  # noqa: SIM115
+                                preexec_fn=die_with_parent(signal.SIGTERM))
+
     def write_runtime(self) -> None:
         """Record where this instance runs (for the other commands and for operators' tooling)."""
         runtime = {**self.runtime, "worker_pids": [worker.pid for worker in self.workers],
+                   "relay_pid": self.relay.pid if self.relay else None,
                    "broker_pid": self.broker.process.pid if self.broker and self.broker.process else None}
         temporary = self.settings.runtime_file.with_suffix(".tmp")
         temporary.write_text(json.dumps(runtime))
@@ -116,6 +141,7 @@ class Supervisor:
         self.start_broker()  # main thread on purpose: see streams.processes
         replayed = await asyncio.to_thread(replay_unprocessed, self.engine, self.topology, self.connection)
         self.workers = [self.spawn_worker(i) for i in range(settings.workers)]
+        self.relay = self.spawn_relay()
         runner = web.AppRunner(build_web_app(self.services, self.is_ready, lambda: self.lag), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, settings.web_host, settings.web_port)
@@ -177,10 +203,28 @@ class Supervisor:
                     await asyncio.sleep(WORKER_RESTART_DELAY_SECONDS)
                     self.workers[index] = self.spawn_worker(index)
                     self.write_runtime()
+            if self.relay is not None and self.relay.poll() is not None:
+                log.error("relay.died", returncode=self.relay.returncode)
+                await asyncio.sleep(WORKER_RESTART_DELAY_SECONDS)
+                self.relay = self.spawn_relay()
+                self.write_runtime()
             try:
                 await asyncio.wait_for(self.stopping.wait(), timeout=1.0)
             except asyncio.TimeoutError:
                 pass
+
+    async def stop_relay(self) -> None:
+        """After the workers: let the relay publish what they delivered last (bounded), then stop it."""
+        if self.relay is None or self.relay.poll() is not None:
+            return
+        deadline = time.monotonic() + min(self.settings.drain_timeout_seconds, 20)
+        while time.monotonic() < deadline and await asyncio.to_thread(unrelayed, self.engine):
+            await asyncio.sleep(0.5)
+        self.relay.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.to_thread(self.relay.wait, 20)
+        except subprocess.TimeoutExpired:
+            self.relay.kill()
 
     async def drain(self, timeout: float | None = None) -> None:
         """Wait (bounded) until the workers have committed everything published so far."""
@@ -209,6 +253,7 @@ class Supervisor:
                 await asyncio.to_thread(worker.wait, 20)
             except subprocess.TimeoutExpired:
                 worker.kill()
+        await self.stop_relay()
         await runner.cleanup()
         if self.broker is not None:
             self.broker.stop()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Collection
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Engine, case, func
 from sqlmodel import Session, select
@@ -27,11 +27,17 @@ from sinks.models import (
     IdentityReview,
     IntakeEvent,
     RegisterFlag,
+    WebhookDelivery,
 )
 from streams.encompass.notices import notice_status
 
 TOP_REASONS = 5
+FEED_RECIPIENTS_SHOWN = 50
 RATE_WINDOW = timedelta(seconds=60)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def _share(part: int | None, whole: int | None) -> float | None:
@@ -69,6 +75,12 @@ def collect(engine: Engine, now: datetime, report_rules: Collection[str], lag: d
                                .order_by(IdentityReview.created_at).limit(10)).all()  # type: ignore[arg-type]
         person_records = session.exec(select(func.count()).select_from(IdentityRecord)).one()
         master_persons = session.exec(select(func.count(func.distinct(IdentityRecord.person_id)))).one()
+        feeds = session.exec(select(DeliveryRecord.recipient, func.count(), func.count(DeliveryRecord.relayed_at))
+                             .group_by(DeliveryRecord.recipient)).all()
+        oldest = session.exec(select(func.min(DeliveryRecord.delivered_at))
+                              .where(DeliveryRecord.relayed_at.is_(None))).one()  # type: ignore[union-attr]
+        hooks = session.exec(select(WebhookDelivery.organisation_code, WebhookDelivery.status, func.count())
+                             .group_by(WebhookDelivery.organisation_code, WebhookDelivery.status)).all()
         reports = session.exec(select(DeliveryRecord.content_json).where(
             DeliveryRecord.rule.in_(list(report_rules)))  # type: ignore[attr-defined]
             .order_by(DeliveryRecord.delivered_at.desc()).limit(20)).all()  # type: ignore[union-attr]
@@ -76,8 +88,20 @@ def collect(engine: Engine, now: datetime, report_rules: Collection[str], lag: d
     for content in reports:
         report = json.loads(content)["reconciliation_report"]
         latest_reports.setdefault(report["local_authority"], report)
+    webhooks: dict[str, Counter] = {}
+    for organisation, status, count in hooks:
+        webhooks.setdefault(organisation, Counter())[status] += count
+    recipients = sorted(({"recipient": recipient, "relayed": relayed, "waiting": total - relayed,
+                          "webhook_acknowledged": webhooks.get(recipient, Counter())["acknowledged"],
+                          "webhook_pending": webhooks.get(recipient, Counter())["pending"],
+                          "webhook_failed": webhooks.get(recipient, Counter())["failed"]}
+                         for recipient, total, relayed in feeds), key=lambda r: (-r["waiting"], r["recipient"]))
     return {
         "generated_at": now.isoformat(),
+        # Outbound feeds (streams/pipeline/relay.py): per recipient, the fifty with most waiting first.
+        "feeds": {"recipients": recipients[:FEED_RECIPIENTS_SHOWN], "recipient_count": len(recipients),
+                  "waiting": sum(r["waiting"] for r in recipients),
+                  "oldest_unrelayed_seconds": round((now - _aware(oldest)).total_seconds(), 1) if oldest else 0.0},
         "intake": {"accepted": intake.get("accepted", 0) + intake.get("processed", 0), "processed": intake.get("processed", 0),
                    "awaiting_routing": intake.get("accepted", 0), "by_event_type": by_type},
         "rates": {"window_seconds": RATE_WINDOW.seconds,

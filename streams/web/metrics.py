@@ -45,6 +45,16 @@ class FiguresCollector(Collector):
                      [([], f["identity"]["master_persons"])])
         yield _gauge("safeguard_identity_merges", "Person merges (automatic and confirmed), and un-merges.", ["kind"],
                      [(["merge"], f["identity"]["merges"]), (["unmerge"], f["identity"]["unmerges"])])
+        feeds = f["feeds"]
+        yield _gauge("safeguard_feed_deliveries", "Deliveries per recipient organisation: relayed to its outbound topic, "
+                     "waiting, and acknowledged, pending or failed on its webhook (the fifty with most waiting).",
+                     ["recipient", "state"],
+                     [([r["recipient"], state], r[key]) for r in feeds["recipients"]
+                      for state, key in (("relayed", "relayed"), ("waiting", "waiting"), ("webhook_acknowledged", "webhook_acknowledged"),
+                                         ("webhook_pending", "webhook_pending"), ("webhook_failed", "webhook_failed"))])
+        yield _gauge("safeguard_feed_waiting", "Deliveries not yet relayed to their outbound topics.", [], [([], feeds["waiting"])])
+        yield _gauge("safeguard_feed_oldest_unrelayed_seconds", "Age of the oldest delivery not yet relayed (0: none).", [],
+                     [([], feeds["oldest_unrelayed_seconds"])])
         yield _gauge("safeguard_ppns_with_voice_of_child_ratio", "Share of PPNs recording the child's voice.", [],
                      [([], f["quality"]["ppns_with_voice_of_child"])])
         yield _gauge("safeguard_persons_with_language_preference_ratio",

@@ -159,7 +159,8 @@ class Instance:
 
     def runtime_pids(self) -> list[int]:
         try:
-            return list(self.runtime.get("worker_pids", []))
+            runtime = self.runtime
+            return [*runtime.get("worker_pids", []), *([runtime["relay_pid"]] if runtime.get("relay_pid") else [])]
         except (OSError, ValueError):
             return []
 

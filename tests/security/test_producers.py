@@ -147,6 +147,9 @@ def test_kafka_acls_follow_the_entitlements(tmp_path):
 
     result = subprocess.run([sys.executable, "-m", "streams.cli", "acls", "User:dpp=police:DPP", "--data-dir", str(tmp_path)],
                             capture_output=True, text=True, timeout=60, check=True)
-    topics = {line.split("--topic ")[1].split()[0] for line in result.stdout.splitlines() if "--topic" in line}
-    assert topics == {"safeguarding.ppn", "safeguarding.domestic-abuse", "safeguarding.missing"}
-    assert all("--allow-principal User:dpp --operation Write" in line for line in result.stdout.splitlines()[1:])
+    lines = result.stdout.splitlines()
+    written = {line.split("--topic ")[1].split()[0] for line in lines if "--operation Write" in line}
+    read = {line.split("--topic ")[1].split()[0] for line in lines if "--operation Read" in line and "--topic" in line}
+    assert written == {"safeguarding.ppn", "safeguarding.domestic-abuse", "safeguarding.missing"}
+    assert read == {f"safeguarding.out.{sink}.DPP" for sink in ("health", "education", "childrens_services", "police", "alerts")}
+    assert all("--allow-principal User:dpp" in line for line in lines[1:])

@@ -10,7 +10,8 @@ const LABELS = {
        language: "persons with a language preference", pending: "pending", delivered: "delivered", acknowledged: "acknowledged",
        encompass_overdue: "Encompass notices overdue", identity: "Master person index", records: "person records",
        masters: "master persons", review_open: "pairs waiting for review (safeguard identity review list)", merges: "merges",
-       unmerges: "un-merges", waiting: "Oldest pairs waiting for review", none: "none", live: "live", polling: "polling", button: "Cymraeg", total: "all topics"},
+       unmerges: "un-merges", waiting: "Oldest pairs waiting for review", none: "none", live: "live", polling: "polling", button: "Cymraeg", total: "all topics",
+       feeds: "Outbound feeds (relayed / waiting / webhook acknowledged)", oldest: "oldest waiting (s)"},
   cy: {title: "Piblinell rhannu gwybodaeth diogelu", privacy: "Cyfrifon, dynodwyr ac enwau rheolau yn unig — dim data personol.",
        updated: "Diweddarwyd", throughput: "Digwyddiadau yr eiliad (y funud olaf)", intake: "Derbyn", per_agency: "Digwyddiadau yr eiliad fesul asiantaeth",
        deliveries: "Danfoniadau fesul sinc", overdue: "Yn hwyr ac wedi'u torri", encompass: "Hysbysiadau Ymgyrch Encompass",
@@ -22,7 +23,8 @@ const LABELS = {
        language: "pobl â dewis iaith", pending: "yn aros", delivered: "wedi'u danfon", acknowledged: "wedi'u cydnabod",
        encompass_overdue: "hysbysiadau Encompass yn hwyr", identity: "Mynegai prif bersonau", records: "cofnodion person",
        masters: "prif bersonau", review_open: "parau yn aros am adolygiad (safeguard identity review list)", merges: "cyfuniadau",
-       unmerges: "dad-gyfuniadau", waiting: "Y parau hynaf yn aros am adolygiad", none: "dim", live: "byw", polling: "holi", button: "English", total: "pob pwnc"},
+       unmerges: "dad-gyfuniadau", waiting: "Y parau hynaf yn aros am adolygiad", none: "dim", live: "byw", polling: "holi", button: "English", total: "pob pwnc",
+       feeds: "Ffrydiau allan (wedi'u trosglwyddo / yn aros / cydnabod gan y bachyn gwe)", oldest: "yr hynaf yn aros (e)"},
 };
 let language = localStorage.getItem("safeguard.language") || "en";
 let last = null;
@@ -58,6 +60,8 @@ function render(f) {
   rows("intake", [[t("accepted"), f.intake.accepted], [t("processed"), f.intake.processed], [t("awaiting"), f.intake.awaiting_routing]]);
   rows("agencies", Object.entries(f.rates.per_agency).map(([k, v]) => [k, v.toFixed(2)]).concat([[t("total"), f.rates.total.toFixed(2)]]));
   rows("deliveries", Object.entries(f.deliveries));
+  rows("feeds", f.feeds.recipients.slice(0, 12).map(r => [r.recipient, `${r.relayed} / ${r.waiting} / ${r.webhook_acknowledged}`])
+                 .concat([[t("oldest"), f.feeds.oldest_unrelayed_seconds]]));
   const breached = f.deadlines.filter(d => d.status === "breached").map(d => [d.rule, d.count]);
   rows("overdue", breached.concat(f.encompass.overdue ? [[t("encompass_overdue"), f.encompass.overdue]] : []));
   rows("encompass", [[t("pending"), f.encompass.pending], [t("delivered"), f.encompass.delivered],
