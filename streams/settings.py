@@ -30,8 +30,9 @@ class WebhookTarget(BaseModel):
     """Where one organisation's system receives its deliveries by HTTP POST, and the secret it checks them with."""
 
     organisation_code: str
-    url: str = Field(pattern=r"^https?://")
-    secret: SecretStr
+    url: str = Field(pattern=r"^(https://|http://(127\.0\.0\.1|localhost)[:/])",
+                     description="https:// (plain http only to this machine, for tests and a local proxy)")
+    secret: SecretStr = Field(min_length=16)
 
 
 class Settings(BaseSettings):

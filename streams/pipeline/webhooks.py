@@ -7,8 +7,9 @@ sha256=HEX`` (HMAC-SHA256 with the organisation's secret of ``TIMESTAMP.BODY``);
 as the organisation's acknowledgement; anything else is retried with exponential back-off (from
 ``webhook_retry_first_seconds``, at most an hour apart); after ``webhook_attempts`` the delivery is parked as
 a dead letter and operators are alerted. Guarantees: at-least-once to the receiver (a receiver that
-answers late may get a delivery twice: it drops repeats by delivery id); a down receiver never holds up the
-relay or another organisation's webhooks; the secret is never logged.
+answers late may get a delivery twice: it drops repeats by delivery id); a receiver that fails is not tried
+again in the same round (its timeouts never hold up another organisation's webhooks for long), and the relay
+runs webhooks in their own thread, so no receiver holds up the outbound topics; the secret is never logged.
 """
 
 from __future__ import annotations
@@ -63,11 +64,13 @@ def dispatch_webhooks(services: Services, poster: Poster = post) -> int:
                            .order_by(WebhookDelivery.next_attempt_at).limit(DUE_PER_RUN)).all()  # type: ignore[arg-type]
         deliveries = {row.delivery_id: row for row in session.exec(select(DeliveryRecord).where(
             DeliveryRecord.delivery_id.in_([d.delivery_id for d in due])))} if due else {}  # type: ignore[attr-defined]
-    acknowledged = 0
+    acknowledged, unreachable = 0, set()
     for owed in due:
         target, delivery = targets.get(owed.organisation_code), deliveries.get(owed.delivery_id)
         if target is None or delivery is None:
             continue  # webhook removed from settings since: stays queued until it returns
+        if owed.organisation_code in unreachable:
+            continue  # it just failed: its other deliveries wait for their back-off, not for its timeouts
         body, stamp = delivery_bytes(delivery), str(int(now.timestamp()))
         headers = {"Content-Type": "application/json", "X-Safeguard-Delivery-Id": owed.delivery_id,
                    "X-Safeguard-Timestamp": stamp, "X-Safeguard-Signature": sign(target.secret.get_secret_value(), stamp, body)}
@@ -75,7 +78,10 @@ def dispatch_webhooks(services: Services, poster: Poster = post) -> int:
             status, error = poster(target.url, body, headers), None
         except OSError as exc:
             status, error = 0, f"unreachable: {type(exc).__name__}"
-        acknowledged += _record(services, owed.delivery_id, status, error, body, now)
+        done = _record(services, owed.delivery_id, status, error, body, now)
+        if not done:
+            unreachable.add(owed.organisation_code)
+        acknowledged += done
     return acknowledged
 
 

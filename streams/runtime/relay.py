@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 import time
 
 import structlog
@@ -38,11 +39,11 @@ def main() -> None:
                              settings.partitions, settings.replication_factor)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    threading.Thread(target=_webhooks, args=(services, stopping), name="webhooks", daemon=True).start()
     backoff = 0.0
     while not stopping:
         try:
             published = relay_once(services, outbound).published
-            dispatch_webhooks(services)
             backoff = 0.0
         except Exception as exc:  # noqa: BLE001 - a broker or store outage: retried, never skipped
             backoff = min(max(backoff * 2, 0.2), MAX_BACKOFF_SECONDS)
@@ -52,6 +53,16 @@ def main() -> None:
         if not published:
             time.sleep(backoff or settings.relay_interval_seconds)
     outbound.close()
+
+
+def _webhooks(services, stopping: list) -> None:  # type: ignore[no-untyped-def]
+    """Webhook rounds in their own thread: a slow receiver never holds up the outbound topics."""
+    while not stopping:
+        try:
+            dispatch_webhooks(services)
+        except Exception as exc:  # noqa: BLE001 - logged and retried next round
+            log.error("webhooks.failed", error=type(exc).__name__, detail=str(exc)[:300])
+        time.sleep(services.settings.relay_interval_seconds)
 
 
 if __name__ == "__main__":

@@ -106,7 +106,7 @@ class TestRelay:
 class TestWebhooks:
     @pytest.fixture
     def hooked(self, services, settings):
-        target = WebhookTarget(organisation_code="7A7", url="http://health-board.example/hook", secret="s3cret-of-7A7")
+        target = WebhookTarget(organisation_code="7A7", url="https://health-board.example/hook", secret="s3cret-of-7A7-board")
         hooked = with_settings(services, settings.model_copy(update={"webhooks": [target], "webhook_attempts": 3}))
         run(hooked, [example("cpr.registered")])
         relay_once(hooked, MemoryOutbound())
@@ -117,7 +117,7 @@ class TestWebhooks:
 
         def receiver(url, body, headers):
             stamp = headers["X-Safeguard-Timestamp"]
-            assert headers["X-Safeguard-Signature"] == sign("s3cret-of-7A7", stamp, body)  # what the receiver checks
+            assert headers["X-Safeguard-Signature"] == sign("s3cret-of-7A7-board", stamp, body)  # what the receiver checks
             received.append(json.loads(body))
             return 200
 
@@ -172,3 +172,13 @@ def test_the_dashboard_and_metrics_show_each_recipients_feed(services):
     assert after["waiting"] == 0 and after["oldest_unrelayed_seconds"] == 0.0 and police["relayed"] == 1
     text = metrics.exposition(figures.collect(services.engine, services.clock.now(), ())).decode()
     assert 'safeguard_feed_deliveries{recipient="DPP",state="relayed"} 1.0' in text and "safeguard_feed_waiting 0.0" in text
+
+
+def test_a_webhook_must_be_https_and_its_secret_long_enough():
+    """Plain http only to this machine; a short secret is refused naming the field."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="url"):
+        WebhookTarget(organisation_code="DPP", url="http://rms.example/hook", secret="a-long-enough-secret")
+    with pytest.raises(ValidationError, match="secret"):
+        WebhookTarget(organisation_code="DPP", url="https://rms.example/hook", secret="short")
