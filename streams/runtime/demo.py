@@ -285,6 +285,21 @@ def demo_day(now: datetime, seed: int = 2026) -> list[bytes]:
     return lines
 
 
+def demo_school_directory(engine) -> int:  # type: ignore[no-untyped-def]
+    """The demo's schools with made-up designated safeguarding leads (``*.school.example``), so its notices are
+    e-mailed (to the embedded mail capture) as a real area's would be."""
+    from sqlmodel import Session
+
+    from sinks.models import School
+
+    with Session(engine) as session:
+        for code, name in SCHOOLS:
+            session.merge(School(school_code=code, name=name, local_authority_code=None if code.startswith("888") else LA["code"],
+                                 dsl_email=f"dsl@{code}.school.example"))
+        session.commit()
+    return len(SCHOOLS)
+
+
 def demo_phases(topology: Topology, now: datetime, seed: int = 2026) -> list[list[tuple[str, bytes | None, bytes]]]:
     """The demo day as (topic, key, value) messages in three phases: register changes, the day's
     events, then referral outcomes. A real day spreads these over hours; published phase by phase

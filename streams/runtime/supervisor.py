@@ -23,6 +23,7 @@ import structlog
 from aiohttp import web
 from sqlmodel import Session, select
 
+from sinks.mail_capture import MailCapture
 from sinks.models import INTAKE_ACCEPTED, IntakeEvent
 from sinks.store import private_directory
 from streams.kafka import admin
@@ -81,6 +82,8 @@ class Supervisor:
         self.bootstrap = broker_address(settings.broker_url) if settings.broker_url else ""
         self.workers: list[subprocess.Popen[bytes]] = []
         self.relay: subprocess.Popen[bytes] | None = None
+        self.mail: MailCapture | None = None
+        self.mail_env: dict[str, str] = {}
         self.stopping = asyncio.Event()
         self.runtime: dict = {}
         self.lag: dict[str, int] = {}
@@ -95,10 +98,19 @@ class Supervisor:
             self.bootstrap = self.broker.address
         admin.ensure_topics(self.connection, self.topology, self.settings.replication_factor)
 
+    def start_mail_capture(self) -> None:
+        """No SMTP server configured: capture the e-mails on this machine, so notices are delivered end to end."""
+        if self.settings.smtp_host:
+            return
+        self.mail = MailCapture(self.settings.data_dir)
+        self.mail_env = {"SAFEGUARD_SMTP_HOST": "127.0.0.1", "SAFEGUARD_SMTP_PORT": str(self.mail.start()),
+                         "SAFEGUARD_SMTP_STARTTLS": "false"}
+
     def spawn_worker(self, index: int) -> subprocess.Popen[bytes]:
         env = {**os.environ, "SAFEGUARD_BROKER_URL": f"kafka://{self.bootstrap}", "SAFEGUARD_DATABASE_URL": self.settings.database,
                "SAFEGUARD_DATA_DIR": str(self.settings.data_dir), "SAFEGUARD_APP_ID": self.settings.app_id,
-               "SAFEGUARD_TOPIC_PREFIX": self.settings.topic_prefix, "SAFEGUARD_POLICY_FILE": str(self.settings.policy_file)}
+               "SAFEGUARD_TOPIC_PREFIX": self.settings.topic_prefix, "SAFEGUARD_POLICY_FILE": str(self.settings.policy_file),
+               **self.mail_env}
         log_path = self.settings.data_dir / "logs" / f"worker-{index}.log"
         private_directory(log_path.parent)
         return subprocess.Popen([sys.executable, "-m", "streams.runtime.worker"], env=env, stdin=subprocess.DEVNULL,
@@ -139,6 +151,7 @@ class Supervisor:
         if read_runtime(settings):
             raise SystemExit(f"a pipeline is already running with data directory {settings.data_dir}; stop it or use --data-dir")
         self.start_broker()  # main thread on purpose: see streams.processes
+        self.start_mail_capture()
         replayed = await asyncio.to_thread(replay_unprocessed, self.engine, self.topology, self.connection)
         self.workers = [self.spawn_worker(i) for i in range(settings.workers)]
         self.relay = self.spawn_relay()
@@ -150,6 +163,7 @@ class Supervisor:
         url = f"http://{settings.web_host}:{port}/"
         self.runtime = {"pid": os.getpid(), "broker": self.bootstrap, "database": settings.database, "web_url": url,
                         "app_id": settings.app_id, "topic_prefix": settings.topic_prefix,
+                        "mail_capture": str(self.mail.directory) if self.mail else None,
                         "started_at": self.services.clock.now().isoformat()}
         self.write_runtime()
         print(f"safeguard pipeline up: dashboard {url}  broker {self.bootstrap}  database {settings.database}", flush=True)
@@ -165,8 +179,9 @@ class Supervisor:
             await self.shutdown(runner)
 
     async def publish_demo(self) -> None:
-        from streams.runtime.demo import demo_phases
+        from streams.runtime.demo import demo_phases, demo_school_directory
 
+        await asyncio.to_thread(demo_school_directory, self.engine)
         phases = demo_phases(self.topology, self.services.clock.now())
         for phase in phases:
             await asyncio.to_thread(send_raw, phase, self.connection, self.services.producer_keys)
@@ -255,6 +270,8 @@ class Supervisor:
                 worker.kill()
         await self.stop_relay()
         await runner.cleanup()
+        if self.mail is not None:
+            self.mail.stop()
         if self.broker is not None:
             self.broker.stop()
         Path(self.settings.runtime_file).unlink(missing_ok=True)

@@ -25,6 +25,7 @@ from sqlmodel import Session
 
 from sinks.audit import AuditEntry
 from sinks.contract import UnitOfWork
+from sinks.mail_capture import captured, captured_text
 from sinks.models import DeadLetterRecord, DeliveryRecord
 from streams.access.tokens import Caller, digest
 from streams.services import Services
@@ -164,7 +165,33 @@ def routes(services: Services, is_ready: Callable[[], tuple[bool, str]],
             return web.json_response({"error": "the record_viewer role is required"}, status=401 if caller is None else 403)
         return web.json_response(found) if found else web.json_response({"error": "no such delivery"}, status=404)
 
+    async def captured_mail(request: web.Request) -> web.Response:
+        """E-mails the embedded mail capture holds (``streams/runtime/mail_capture.py``): their list, or one with its
+        text, for the record_viewer role only; every access or refusal is audited."""
+        caller = await operator(request)
+        name = request.match_info.get("name")
+        allowed = caller is not None and caller.role == "record_viewer"
+
+        def load_and_audit() -> object:
+            with Session(engine) as session:
+                unit = UnitOfWork(session, caller.organisation_code if caller else "anonymous", services.clock.now())
+                services.audit.write([AuditEntry(audit_id=f"mail:{uuid4()}",
+                                                 action="captured_mail_viewed" if allowed else "captured_mail_refused",
+                                                 detail=json.dumps({"role": caller.role if caller else None, "name": name}))], unit)
+                session.commit()
+            if not allowed:
+                return None
+            return captured_text(settings.data_dir, name) if name else captured(settings.data_dir)
+        found = await asyncio.to_thread(load_and_audit)
+        if not allowed:
+            return web.json_response({"error": "the record_viewer role is required"}, status=401 if caller is None else 403)
+        if name is None:
+            return web.json_response({"captured": found})
+        return web.Response(text=found, content_type="text/plain") if found else web.json_response({"error": "no such e-mail"},
+                                                                                                   status=404)
+
     return [
+        web.get("/api/v1/mail", captured_mail), web.get("/api/v1/mail/{name}", captured_mail),
         web.get("/healthz", healthz), web.get("/readyz", readyz), web.get("/metrics", metrics_text),
         web.get("/", dashboard), web.get("/login", login_form), web.post("/login", login), web.post("/logout", logout),
         web.get("/api/v1/summary", summary), web.get("/api/v1/stream", stream),
