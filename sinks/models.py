@@ -149,6 +149,7 @@ class RegisterFlag(SQLModel, table=True):
     child_key: str = Field(primary_key=True, max_length=200)
     nhs_number: str | None = Field(default=None, index=True, max_length=10)
     local_authority_code: str = Field(max_length=40)
+    producer_code: str | None = Field(default=None, max_length=40)  # the organisation whose signed events set it
     active: bool
     event_at: datetime
     sequence: int | None = None

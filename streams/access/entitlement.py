@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from schemas import Envelope
 from schemas.envelope import Agency
-from schemas.events import CprAmended, CprDeregistered, CprRegistered, CprSnapshot
+from schemas.events import CprAmended, CprDeregistered
 from sinks.models import RegisterFlag
 from streams.access.credentials import Producer
 from streams.identity.keys import person_key
@@ -58,14 +58,11 @@ class Entitlements:
         event_type = event.event_type  # type: ignore[attr-defined]
         if event_type not in self.event_types.get(producer.agency, frozenset()):
             return f"event_type: {producer.agency} may not publish {event_type} (entitlements {self.version})"
-        if isinstance(event, (CprRegistered, CprAmended, CprDeregistered, CprSnapshot)):
-            holder = event.local_authority.code
-            if holder != producer.organisation_code:
-                return (f"local_authority: only the authority holding the register ({holder}) may change it; "
-                        f"the producer is {producer.name}")
-            if isinstance(event, (CprAmended, CprDeregistered)):
-                flag = session.get(RegisterFlag, person_key(event.child, holder))
-                if flag is not None and flag.active and flag.local_authority_code != holder:
-                    return (f"child: the child's register flag is held by {flag.local_authority_code}; only that "
-                            f"authority may amend or remove it")
+        if isinstance(event, (CprAmended, CprDeregistered)):
+            flag = session.get(RegisterFlag, person_key(event.child, event.local_authority.code))
+            holder = (flag.producer_code or flag.local_authority_code) if flag is not None and flag.active else None
+            if holder is not None and holder != producer.organisation_code:
+                return (f"child: the child's register flag is held by {holder} (local authority "
+                        f"{flag.local_authority_code}); only that authority may amend or remove it, and the producer "
+                        f"is {producer.name}")  # type: ignore[union-attr]
         return None

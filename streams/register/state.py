@@ -200,17 +200,18 @@ class StoreContext:
             merged.update({k: v for k, v in details.items() if v is not None})
             details = merged
         self._store_flag(key, event.child, not isinstance(event, CprDeregistered), event.occurred_at, event.sequence,
-                         str(event.event_id), details, flag)
+                         str(event.event_id), details, flag, event.source.organisation_code)
         return True
 
     def _store_flag(self, key: str, child: PersonRef, active: bool, at: datetime, sequence: int | None, event_id: str,
-                    details: dict[str, Any], flag: RegisterFlag | None) -> RegisterFlag:
+                    details: dict[str, Any], flag: RegisterFlag | None, producer: str | None = None) -> RegisterFlag:
         if flag is None:
             flag = RegisterFlag(child_key=key, local_authority_code="", active=active, event_at=at, event_id=event_id,
                                 details_json="{}")
         flag.nhs_number = child.nhs_number
         flag.local_authority_code = details["local_authority"]["code"]
         flag.active, flag.event_at, flag.sequence, flag.event_id = active, at, sequence, event_id
+        flag.producer_code = producer or flag.producer_code  # who holds it: only they may amend or remove it
         flag.details_json = json.dumps(details, sort_keys=True)
         flag.child_json = child.model_dump_json()
         self.session.add(flag)
@@ -248,7 +249,8 @@ class StoreContext:
                     continue
                 details = {**current, **differs, "local_authority": {**current.get("local_authority", {}), **authority_json}}
                 corrections.append(Correction(entry.child, key, "details_differ", "update", details))
-            self._store_flag(key, entry.child, True, as_of, flag.sequence if flag else None, str(event.event_id), details, flag)
+            self._store_flag(key, entry.child, True, as_of, flag.sequence if flag else None, str(event.event_id), details, flag,
+                             event.source.organisation_code)
             record_change(self.session, f"{event.event_id}|{key}", key, authority.code,
                           REGISTERED if corrections[-1].action == "set" else AMENDED,
                           entry.registered_on if corrections[-1].action == "set" else None, as_of, None, details)

@@ -53,7 +53,7 @@ class TestWhoMayChangeTheRegister:
         run(services, [example("cpr.registered")])
         raw = json.dumps(example("cpr.deregistered", source=EVIL_COUNCIL)).encode()
         [letter] = take(services, raw, services.producer_keys.sign(Producer("local_authority", "EVIL"), raw)).dead_letters
-        assert "only the authority holding the register (W06000023)" in letter.reason
+        assert "held by W06000023" in letter.reason and "the producer is local_authority:EVIL" in letter.reason
         assert flag_active(services)
 
     def test_a_council_may_not_remove_a_flag_another_council_holds(self, services):
@@ -68,6 +68,18 @@ class TestWhoMayChangeTheRegister:
     def test_the_holding_authority_may(self, services):
         run(services, [example("cpr.registered")])
         run(services, [example("cpr.deregistered")])
+        assert not flag_active(services)
+
+    def test_the_holder_is_the_signer_whatever_code_the_register_has(self, services):
+        """A council whose systems sign as POWYS-CC, keeping the register under W06000023: it registers and de-registers
+        its own child; another council cannot de-register that child."""
+        council = {"agency": "local_authority", "organisation": "Powys County Council", "organisation_code": "POWYS-CC"}
+        run(services, [example("cpr.registered", source=council)])
+        assert flag_active(services)
+        raw = json.dumps(example("cpr.deregistered", source=EVIL_COUNCIL)).encode()
+        [letter] = take(services, raw, services.producer_keys.sign(Producer("local_authority", "EVIL"), raw)).dead_letters
+        assert "held by POWYS-CC" in letter.reason
+        run(services, [example("cpr.deregistered", source=council)])
         assert not flag_active(services)
 
 
