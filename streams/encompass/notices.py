@@ -30,10 +30,12 @@ from streams.sharing.policy import Policy, RoutingContext
 
 
 def record_notices(session: Session, event: Envelope, planned: list[PlannedDelivery], policy: Policy,
-                   calendars: Calendars, watch: Watch, context: RoutingContext, now: datetime) -> None:
-    """Keep a notice (with its deadlines) for every Encompass delivery just planned."""
+                   calendars: Calendars, watch: Watch, context: RoutingContext, now: datetime) -> list[PlannedDelivery]:
+    """Keep a notice (with its deadlines) for every Encompass delivery just planned; returns an alert, at once, for
+    each notice whose school has no usable address (those who would be told at the escalation are told now)."""
     attended = getattr(event, "attended_at", None) or event.occurred_at
     notice_rules = policy.encompass_notice_rules
+    alerts: list[PlannedDelivery] = []
     for delivery in planned:
         if delivery.rule not in notice_rules:
             continue
@@ -54,6 +56,15 @@ def record_notices(session: Session, event: Envelope, planned: list[PlannedDeliv
                             recipients,
                             {"school_code": delivery.recipient, "police_reference": reference,
                              "notify_by": notify_by.isoformat()})
+        if school is None or not school.dsl_email:
+            reason = ("the school is not on the school directory" if school is None
+                      else "the school directory has no safeguarding lead e-mail for it")
+            alerts += [policy.plan_operational("encompass_unreachable_school", f"{delivery.delivery_id}|{recipient}", {
+                "alert": "an Operation Encompass notice cannot be e-mailed: telephone the school's safeguarding lead",
+                "notice_id": delivery.delivery_id, "school_code": delivery.recipient, "police_reference": reference,
+                "reason": reason, "event_type": "encompass.school_unreachable"}, recipient=recipient,
+                subject_key=delivery.subject_key) for recipient in recipients]
+    return alerts
 
 
 def notice_status(notice: EncompassNotice, now: datetime) -> str:

@@ -112,7 +112,7 @@ def _route(services: Services, messages: list[tuple[bytes | None, Origin]]) -> R
                 result.parked.append(DeadLetter(raw or b"", origin, f"sharing refused: {exc}",
                                                 event_id=event_id, event_type=event.event_type))  # type: ignore[attr-defined]
                 continue
-            record_notices(session, event, planned, policy, services.calendars, watch, context, now)
+            planned += record_notices(session, event, planned, policy, services.calendars, watch, context, now)
             for delivery in planned:
                 pending[delivery.sink].append(delivery)
             done.append(event_id)

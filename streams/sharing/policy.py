@@ -297,7 +297,7 @@ def _has_school(child: PersonRef | None, context: RoutingContext) -> bool:
 def _encompass_age(event: Envelope, child: PersonRef | None, context: RoutingContext) -> bool:
     """Of early-years or school age (unknown date of birth: assumed to be, so a school is not missed)."""
     age = _age(event, child)
-    return age is None or context.encompass_settings()[0] <= age < 19
+    return age is None or context.encompass_settings()[0] <= age < 18  # 18 or over: an adult, not an Encompass child
 
 
 def _notifiable_to_school(event: Envelope, child: PersonRef | None, context: RoutingContext) -> bool:

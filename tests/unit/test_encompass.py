@@ -105,12 +105,22 @@ class TestInboxAndEscalation:
         assert fire_at(services, datetime(2026, 11, 23, 9, 59, tzinfo=timezone.utc)) == 0
         assert fire_at(services, datetime(2026, 11, 23, 10, 1, tzinfo=timezone.utc)) == 2
         assert fire_at(services, datetime(2026, 11, 23, 11, 0, tzinfo=timezone.utc)) == 0
-        alerts = [json.loads(d.content_json) | {"to": d.recipient} for d in deliveries(engine, "alerts")]
-        assert sorted(a["to"] for a in alerts) == ["DPP", "W06000023"]
+        deadline_alerts = [d for d in deliveries(engine, "alerts") if d.rule == "watch.alerts.deadline"]
+        assert sorted(d.recipient for d in deadline_alerts) == ["DPP", "W06000023"]
         notice_id = notices(engine)[0].notice_id
         acknowledge(engine, watch, sinks, "6662005", notice_id, "6662005", clock.now())
-        statuses = sorted(json.loads(d.content_json)["status"] for d in deliveries(engine, "alerts"))
+        statuses = sorted(json.loads(d.content_json)["status"] for d in deliveries(engine, "alerts")
+                          if d.rule == "watch.alerts.deadline")
         assert statuses == ["breached", "breached", "resolved", "resolved"]
+
+    def test_a_school_with_no_usable_address_is_reported_at_once_not_at_ten(self, engine, policy, sinks, settings, services):
+        """Not on the directory: the police force and the authority are told when the notice is made, to telephone."""
+        run(services, [incident([pupil("C1", "6662005")])])
+        told = [d for d in deliveries(engine, "alerts") if d.rule == "encompass.alerts.school_unreachable"]
+        assert sorted(d.recipient for d in told) == ["DPP", "W06000023"]
+        content = json.loads(told[0].content_json)
+        assert content["school_code"] == "6662005" and "not on the school directory" in content["reason"]
+        assert CHILD["given_names"] not in told[0].content_json  # identifiers only
 
 
 class TestEmail:
@@ -159,3 +169,13 @@ class TestEmail:
                                  created_at=datetime.now(timezone.utc))
         message = render_email(notice, {"police_reference": "DA-1\r\nBcc: x@evil.example"}, "dsl@school.example", "from@x.example")
         assert "Bcc" not in message and "\n" not in message["Subject"]
+
+
+def test_a_young_person_of_18_is_not_an_encompass_child(services):
+    """Eighteen on the day of the incident: an adult, so no school notice (a 17-year-old still gets one)."""
+    from tests.unit.helpers import deliveries as delivered
+
+    event = incident([pupil("C18", "6662005", dob="2008-11-01"), pupil("C17", "6662005", dob="2009-11-01")])
+    run(services, [event])
+    notices = [d for d in delivered(services.engine, "education")]
+    assert [json.loads(d.content_json)["child"]["date_of_birth"] for d in notices] == ["2009-11-01"]

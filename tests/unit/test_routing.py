@@ -30,7 +30,7 @@ class TestDomesticAbuse:
     def test_each_child_is_routed_by_school_and_age(self, engine, policy, sinks, settings, services):
         """Siân's school gets an Encompass notice; Dafydd (3, no school) goes to children's services and health visiting."""
         run(services, [example("domestic_abuse.reported")])
-        assert rules(engine) == [
+        assert [r for r in rules(engine) if r[0] != "alerts"] == [
             ("childrens_services", "domestic_abuse.childrens_services.encompass_no_school", "W06000023"),
             ("childrens_services", "domestic_abuse.childrens_services.full", "W06000023"),
             ("education", "domestic_abuse.education.encompass_notice", "6662005"),
