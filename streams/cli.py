@@ -140,15 +140,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def audit_line(record: AuditRecord) -> dict:
     return {
-        "sequence": record.sequence, "audit_id": record.audit_id, "sink": "audit", "recorded_at": _iso(record.recorded_at),
+        "sequence": record.sequence, "audit_id": record.audit_id, "sink": "audit", "recorded_at": iso(record.recorded_at),
         "action": record.action, "actor": record.actor, "recipient": record.recipient, "rule": record.rule,
         "policy_version": record.policy_version, "source_event_id": record.source_event_id, "delivery_id": record.delivery_id,
         "disclosed_to_sink": record.sink, "subject_key": record.subject_key, "master_person_id": record.master_person_id,
         "detail": json.loads(record.detail) if record.detail else None,
     }
-
-
-_iso = iso
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
@@ -179,8 +176,8 @@ def cmd_dlq(args: argparse.Namespace) -> int:
             for letter in letters:
                 print(json.dumps({"dead_letter_id": letter.dead_letter_id, "topic": letter.topic, "partition": letter.partition,
                                   "offset": letter.offset, "event_id": letter.event_id, "event_type": letter.event_type,
-                                  "field_path": letter.field_path, "reason": letter.reason, "parked_at": _iso(letter.parked_at),
-                                  "replayed_at": _iso(letter.replayed_at) if letter.replayed_at else None}, ensure_ascii=False))
+                                  "field_path": letter.field_path, "reason": letter.reason, "parked_at": iso(letter.parked_at),
+                                  "replayed_at": iso(letter.replayed_at) if letter.replayed_at else None}, ensure_ascii=False))
             return 0
         chosen = [letter for letter in letters if (args.all and letter.replayed_at is None) or letter.dead_letter_id in args.ids]
         missing = set(args.ids) - {letter.dead_letter_id for letter in letters}
@@ -409,7 +406,7 @@ def cmd_reconciliation(args: argparse.Namespace) -> int:
             list(services.policy.reconciliation_report_rules))).order_by(DeliveryRecord.delivered_at)  # type: ignore[arg-type]
         for delivery in session.exec(query):
             content = json.loads(delivery.content_json)
-            print(json.dumps({"source_event_id": delivery.source_event_id, "delivered_at": _iso(delivery.delivered_at),
+            print(json.dumps({"source_event_id": delivery.source_event_id, "delivered_at": iso(delivery.delivered_at),
                               **content.get("reconciliation_report", {})}))
     return 0
 

@@ -144,8 +144,8 @@ def _recalls(session: Session, services: Services, withdrawn: list[DeliveryRecor
 
 def recalled_ids(session: Session, policy: Policy) -> set[str]:
     """Every delivery id some recall notice withdrew (what a recipient should disregard)."""
-    recall_rules = sorted(op.id for name, op in policy.operations.items() if name.startswith("recall_"))
-    rows = session.exec(select(DeliveryRecord.content_json).where(DeliveryRecord.rule.in_(recall_rules)))  # type: ignore[attr-defined]
+    rows = session.exec(select(DeliveryRecord.content_json).where(
+        DeliveryRecord.rule.in_(sorted(policy.recall_rule_ids()))))  # type: ignore[attr-defined]
     return {json.loads(content)["recalls_delivery_id"] for content in rows}
 
 
