@@ -21,6 +21,7 @@ from aiosmtpd.controller import Controller
 from sinks.store import private_directory
 
 MAIL_DIRECTORY = "mail"
+READER_HEADERS = ("From", "To", "Subject", "Content-Language", "Date")
 CAPTURED_NAME = re.compile(r"^[0-9]{10}-[0-9a-f]{32}\.eml$")
 
 
@@ -73,8 +74,12 @@ def captured(data_dir: Path) -> list[dict[str, str]]:
 
 
 def captured_text(data_dir: Path, name: str) -> str | None:
-    """One captured message as text, or None (a name not of the capture's own form is never opened)."""
+    """One captured message as its reader sees it (its addressing headers, then the decoded text), or None (a name
+    not of the capture's own form is never opened)."""
     path = data_dir / MAIL_DIRECTORY / name
     if not CAPTURED_NAME.match(name) or not path.is_file():
         return None
-    return path.read_bytes().decode("utf-8", errors="replace")
+    message = message_from_bytes(path.read_bytes(), policy=policy.default)
+    headers = "".join(f"{header}: {message[header]}\n" for header in READER_HEADERS if message[header])
+    body = message.get_body(preferencelist=("plain",))
+    return headers + "\n" + (body.get_content() if body is not None else "")

@@ -217,6 +217,8 @@ class School(SQLModel, table=True):
     name: str = Field(max_length=500)
     local_authority_code: str | None = Field(default=None, max_length=40)
     dsl_email: str | None = Field(default=None, max_length=320)
+    deputy_dsl_email: str | None = Field(default=None, max_length=320)  # used when the lead's address fails or is absent
+    language: str | None = Field(default=None, max_length=5)  # cy, en or cy+en; None: the deployment's default
 
 
 class SchoolRollEntry(SQLModel, table=True):
@@ -245,6 +247,7 @@ class EncompassNotice(SQLModel, table=True):
     created_at: datetime
     email_status: str = Field(default="pending", index=True, max_length=16)  # pending|sending|sent|failed|no_address
     email_attempts: int = 0
+    email_sent_to: str | None = Field(default=None, max_length=16)  # "lead" or "deputy": which address took it
     email_next_attempt_at: datetime | None = None
     email_sent_at: datetime | None = None
     email_last_error: str | None = Field(default=None, max_length=500)

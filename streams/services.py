@@ -29,6 +29,8 @@ from streams.deadlines.school_calendar import Calendars
 from streams.deadlines.watch import Watch, WatchRules
 from streams.identity.index import IdentityIndex
 from streams.kafka.topics import Topology
+from streams.notices.languages import RecipientLanguages
+from streams.notices.render import Notices
 from streams.settings import Settings
 from streams.sharing.policy import Policy
 
@@ -69,11 +71,17 @@ class Services:
 AUDIT_KEY_FILE = Path("secrets") / "audit.key"
 
 
+def load_policy(settings: Settings) -> Policy:
+    """The sharing policy with the notices its operational deliveries carry, in each recipient's language."""
+    return Policy.load(settings.policy_file, Notices.load(settings.notice_templates_file),
+                       RecipientLanguages.load(settings.recipient_languages_file))
+
+
 def build_services(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None,
                    sinks: dict[str, GuardedSink] | None = None) -> Services:
     """Everything the units of work, the web app and the command line need, from one settings object."""
     clock = clock or clock_for(settings)
-    policy = Policy.load(settings.policy_file)
+    policy = load_policy(settings)
     audit = AuditSink()
     return Services(
         settings=settings, clock=clock, engine=engine or make_engine(settings.database), policy=policy,

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     dead_letter_retention_hours: int = Field(default=24 * 90, ge=1, description="How long dead-letter topics keep events.")
     max_message_bytes: int = Field(default=1_048_576, ge=1024, description="Larger messages are dead-lettered.")
     policy_file: Path = Field(default=DEFAULT_POLICY_FILE, description="The sharing policy (data, versioned).")
+    notice_templates_file: Path = Field(default=HERE / "notices" / "templates.toml",
+                                        description="The Welsh and English notices people read (data, reviewed).")
+    recipient_languages_file: Path = Field(default=HERE / "notices" / "recipient_languages.toml",
+                                           description="Each recipient organisation's language: cy, en or cy+en.")
     watch_rules_file: Path = Field(default=HERE / "deadlines" / "deadline_rules.toml",
                                    description="Thresholds of the deadline watch (data, versioned).")
     watch_interval_seconds: float = Field(default=5.0, gt=0, description="How often workers look for breached deadlines.")

@@ -11,6 +11,8 @@ from sqlmodel import create_engine
 from schemas.examples import EXAMPLES_NOW
 from sinks.store import migrate
 from streams.clock import FixedClock
+from streams.notices.languages import RecipientLanguages
+from streams.notices.render import Notices
 from streams.services import build_services
 from streams.settings import DEFAULT_POLICY_FILE, Settings
 from streams.sharing.policy import Policy
@@ -56,7 +58,7 @@ def engine(request):
 
 @pytest.fixture(scope="session")
 def policy():
-    return Policy.load(DEFAULT_POLICY_FILE)
+    return Policy.load(DEFAULT_POLICY_FILE, Notices.load(), RecipientLanguages.load())
 
 
 @pytest.fixture

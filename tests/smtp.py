@@ -14,8 +14,11 @@ class RecordingHandler:
     def __init__(self) -> None:
         self.messages: list[Message] = []
         self.refuse = 0  # refuse this many more messages with a temporary failure
+        self.refuse_to: set[str] = set()  # refuse, for good, every message to these addresses
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        if self.refuse_to & set(envelope.rcpt_tos):
+            return "550 5.1.1 mailbox unavailable"
         if self.refuse > 0:
             self.refuse -= 1
             return "451 4.3.0 try again later"

@@ -1,6 +1,7 @@
 """The education sink's reference data: the school directory and the school roll, loaded from CSV.
 
-Inputs: CSV files. Directory columns: ``school_code,name,local_authority_code,dsl_email``. Roll
+Inputs: CSV files. Directory columns: ``school_code,name,local_authority_code,dsl_email,deputy_dsl_email,language``
+(``language``: ``cy``, ``en`` or ``cy+en``, the language the school reads its notices in). Roll
 columns: ``school_code,upn,nhs_number`` (a pupil needs a UPN or an NHS number). Outputs: upserted
 ``school`` / ``school_roll`` rows and one rejection per bad line. Guarantee: the roll matches
 pupils by strong identifiers only (UPN or NHS number, both check-digit validated), never by name
@@ -18,6 +19,7 @@ from sqlmodel import Session
 
 from schemas.validators import normalise_nhs_number, normalise_upn
 from sinks.models import School, SchoolRollEntry
+from streams.notices.languages import checked_language
 
 DIRECTORY_COLUMNS = {"school_code", "name"}
 ROLL_COLUMNS = {"school_code"}
@@ -40,18 +42,27 @@ def load_directory(engine: Engine, path: Path) -> tuple[int, list[tuple[int, str
             if not row["school_code"] or not row["name"]:
                 rejected.append((number, "school_code and name are required"))
                 continue
-            email = row.get("dsl_email") or None
-            if email:
-                try:
-                    email = validate_email(email, check_deliverability=False).normalized
-                except EmailNotValidError as exc:
-                    rejected.append((number, f"dsl_email: {exc}"))
-                    continue
+            try:
+                lead, deputy = (_address(row, column) for column in ("dsl_email", "deputy_dsl_email"))
+                language = checked_language(row["language"], "language") if row.get("language") else None
+            except ValueError as exc:
+                rejected.append((number, str(exc)))
+                continue
             session.merge(School(school_code=row["school_code"], name=row["name"],
-                                 local_authority_code=row.get("local_authority_code") or None, dsl_email=email))
+                                 local_authority_code=row.get("local_authority_code") or None, dsl_email=lead,
+                                 deputy_dsl_email=deputy, language=language))
             loaded += 1
         session.commit()
     return loaded, rejected
+
+
+def _address(row: dict[str, str], column: str) -> str | None:
+    if not row.get(column):
+        return None
+    try:
+        return validate_email(row[column], check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"{column}: {exc}") from exc
 
 
 def load_roll(engine: Engine, path: Path) -> tuple[int, list[tuple[int, str]]]:

@@ -79,6 +79,8 @@ def lookup_flag(engine: Engine, policy: Policy, sinks: dict[str, GuardedSink], a
             "registered_on": details.get("registered_on"), "plan_reference": details.get("plan_reference"),
             "expected_due_date": details.get("expected_due_date"), "key_worker": details.get("key_worker"),
             "flag_updated_at": flag.event_at.isoformat(), "recent_accesses": recent_accesses(session, nhs),
+            # So the practitioner can make the Active Offer (Welsh Language Standards) in the child's language.
+            "preferred_language": json.loads(flag.child_json).get("preferred_language"),
         }
         audit(200, "flag shown", notified)
     return 200, body

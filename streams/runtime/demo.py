@@ -139,8 +139,26 @@ class DemoDay:
         self._outcome("PPN-UNKNOWN-0001")
         self._snapshot(registered)
         self._backlog()
+        self._uncertain_identities()
         self._broken()
         return self.events
+
+    def _uncertain_identities(self) -> None:
+        """Two children reported again by a care home under its own ids, day and month of birth transposed, at another
+        address and with no NHS number: pairs for the identity review queue (one is the same child, one is not)."""
+        transposable = [h for h in self.households[2:] if (lambda d: d.day <= 12 and d.day != d.month)(
+            date.fromisoformat(h["children"][0]["date_of_birth"]))]
+        for number, house in enumerate(transposable[:2]):
+            known = house["children"][0]
+            born = date.fromisoformat(known["date_of_birth"])
+            moved = {k: v for k, v in known.items() if k not in ("nhs_number", "upn", "school", "address", "source_person_id")}
+            moved.update(source_person_id=f"CH-{house['index']:03d}", date_of_birth=date(born.year, born.day, born.month).isoformat(),
+                         address={"lines": ["3 Stryd Fawr"], "town": "Haverfordwest", "postcode": "SA61 1TP"})
+            occurred = self._when(6, 1)
+            event = self._envelope("missing.reported", CARE_SOURCE, occurred, f"MISS-REVIEW-{number + 1}")
+            event.update({"episode_reference": f"MISS-REVIEW-{number + 1}", "child": moved, "risk_level": "medium",
+                          "last_seen_at": (occurred - timedelta(hours=1)).isoformat(), "looked_after": True})
+            self.events.append(event)
 
     def _backlog(self) -> None:
         """Older events whose deadlines have passed, so the overdue panels show what a real backlog looks like."""
@@ -286,16 +304,19 @@ def demo_day(now: datetime, seed: int = 2026) -> list[bytes]:
 
 
 def demo_school_directory(engine) -> int:  # type: ignore[no-untyped-def]
-    """The demo's schools with made-up designated safeguarding leads (``*.school.example``), so its notices are
-    e-mailed (to the embedded mail capture) as a real area's would be."""
+    """The demo's schools with made-up designated safeguarding leads and deputies (``*.school.example``), so its
+    notices are e-mailed (to the embedded mail capture) as a real area's would be: Welsh-medium schools read
+    them in Welsh, the school over the border in English, the rest bilingually."""
     from sqlmodel import Session
 
     from sinks.models import School
 
     with Session(engine) as session:
         for code, name in SCHOOLS:
+            language = "en" if code.startswith("888") else "cy" if name.startswith("Ysgol") else "cy+en"
             session.merge(School(school_code=code, name=name, local_authority_code=None if code.startswith("888") else LA["code"],
-                                 dsl_email=f"dsl@{code}.school.example"))
+                                 dsl_email=f"dsl@{code}.school.example", deputy_dsl_email=f"deputy.dsl@{code}.school.example",
+                                 language=language))
         session.commit()
     return len(SCHOOLS)
 

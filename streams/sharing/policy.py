@@ -2,9 +2,11 @@
 
 Inputs: the policy file (TOML, see ``sharing_policy.toml``), a validated event and a
 ``RoutingContext`` (area recipients and state lookups). Outputs: ``PlannedDelivery`` objects
-carrying the rule id, policy version, recipient and exactly the allowed content. Guarantee:
-content is built from allow-lists only (never by removing fields), and the delivery id is a
-deterministic function of event, rule, recipient and child, so replays plan the same ids.
+carrying the rule id, policy version, recipient and exactly the allowed content; an operational
+delivery also carries ``notice``, the text a person reads, rendered in the recipient's language
+from the templates (``streams/notices/``) out of that allowed content only. Guarantee: content is
+built from allow-lists only (never by removing fields), and the delivery id is a deterministic
+function of event, rule, recipient and child, so replays plan the same ids.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from schemas import Envelope, PersonRef
 from schemas.events import PpnSubmitted
 from sinks.contract import SINKS, ContentShape, PlannedDelivery
 from streams.identity.keys import children_of, person_key
+from streams.notices.languages import RecipientLanguages
+from streams.notices.render import Notices
 
 RULE_KINDS = ("encompass_notice", "reconciliation_report")
 # Operational deliveries that a late register change or an un-merge may show were not due (key-worker
@@ -29,6 +33,7 @@ REJUDGED_OPERATIONS = ("registered_child_incident", "deadline_alert")
 """Rules the code must recognise are marked with one of these ``kind``s in the policy data."""
 DELIVERY_NAMESPACE = uuid.UUID("6f1c2f7e-3d7a-4c55-9a53-0b7f3c1d2e10")
 VOICE_LINE_MAX = 280
+NOTICE_FIELD = "notice"  # the rendered text of an operational delivery: {"language", "title", "text"}
 
 
 class PolicyError(ValueError):
@@ -94,10 +99,14 @@ class Policy:
     rules: tuple[Rule, ...]
     digest: str
     operations: dict[str, OperationsRule] = field(default_factory=dict, hash=False)
+    notices: Notices = field(default_factory=Notices.load, hash=False, compare=False)
+    languages: RecipientLanguages = field(default_factory=RecipientLanguages, hash=False, compare=False)
 
     @classmethod
-    def load(cls, path: Path) -> Policy:
-        """Read and check a policy file; raises ``PolicyError`` naming the rule and the problem."""
+    def load(cls, path: Path, notices: Notices | None = None, languages: RecipientLanguages | None = None) -> Policy:
+        """Read and check a policy file; raises ``PolicyError`` naming the rule and the problem. Every operation must
+        have a template in ``notices`` (the packaged ones unless given), so no notice a person reads is untranslated."""
+        notices = notices or Notices.load()
         text = path.read_bytes()
         try:
             data = tomllib.loads(text.decode())
@@ -130,7 +139,11 @@ class Policy:
             raise PolicyError("a re-judged delivery may have to be recalled: the policy must define "
                               + ", ".join(missing + ([] if "delivery_recalled" in operations
                                                      else ["[operations.delivery_recalled]"])))
-        return cls(version=version, rules=tuple(rules), digest=hashlib.sha256(text).hexdigest()[:16], operations=operations)
+        if untemplated := sorted(set(operations) - set(notices.templates)):
+            raise PolicyError(f"no Welsh/English template for operation(s) {', '.join(untemplated)} "
+                              "(streams/notices/templates.toml)")
+        return cls(version=version, rules=tuple(rules), digest=hashlib.sha256(text).hexdigest()[:16], operations=operations,
+                   notices=notices, languages=languages or RecipientLanguages.load())
 
     def rule_ids(self, kind: str) -> frozenset[str]:
         """The ids of the rules marked ``kind`` (e.g. every rule that sends an Operation Encompass notice)."""
@@ -170,7 +183,7 @@ class Policy:
                 keys |= rule.view.allowed_keys()
         for operation in self.operations.values():
             if operation.sink == sink:
-                keys |= set(operation.fields)
+                keys |= {*operation.fields, NOTICE_FIELD}
         return frozenset(keys)
 
     def content_shapes(self, sink: str) -> dict[str, ContentShape]:
@@ -183,7 +196,7 @@ class Policy:
                     view.allowed_keys(), {"child": frozenset(view.child_fields)} if view.child_fields else {})
         for operation in self.operations.values():
             if operation.sink == sink:
-                shapes[operation.id] = ContentShape(frozenset(operation.fields))
+                shapes[operation.id] = ContentShape(frozenset({*operation.fields, NOTICE_FIELD}))
         return shapes
 
     def plan_operational(self, name: str, key: str, values: dict[str, Any], recipient: str | None = None,
@@ -191,9 +204,11 @@ class Policy:
         """A delivery for operational rule ``name``; ``key`` makes it unique and idempotent."""
         rule = self.operations[name]
         content = {k: values[k] for k in rule.fields if values.get(k) is not None}
+        recipient = recipient or rule.recipient
+        content[NOTICE_FIELD] = self.notices.render(name, self.languages.of(recipient), content)
         return PlannedDelivery(
             delivery_id=str(uuid.uuid5(DELIVERY_NAMESPACE, f"{rule.id}|{key}")), sink=rule.sink,
-            recipient=recipient or rule.recipient,
+            recipient=recipient,
             rule=rule.id, policy_version=self.version, source_event_id=str(values.get("event_id") or ""),
             source_event_type=str(values.get("event_type") or ""), subject_key=subject_key, content=content)
 

@@ -39,7 +39,7 @@ def routes(services: Services) -> list[web.RouteDef]:
         if refused is not None:
             await audit(school_code, who, "school_inbox_list", refused.status, None)
             return refused
-        notices = await asyncio.to_thread(list_notices, services.engine, school_code, services.clock.now())
+        notices = await asyncio.to_thread(list_notices, services.engine, services.policy, school_code, services.clock.now())
         await audit(school_code, who, "school_inbox_list", 200, None)
         return web.json_response({"school_code": school_code, "notices": notices}, headers={"Cache-Control": "no-store"})
 

@@ -70,7 +70,7 @@ class TestEncompass:
         recipients = sorted(m["To"] for m in smtp.handler.messages)
         assert recipients == ["dsl@cefnllys.example", "dsl@ludlow.example"]
         for message in smtp.handler.messages:
-            body = message.get_payload()
+            body = message.get_payload(decode=True).decode()
             assert "Rhian" not in body and "Evans" not in body and "high" not in body.lower().split("police contact")[0]
         base = encompass.runtime["web_url"]
         cefnllys = cli("token", "issue", "--org", "6662005", "--role", "school", data_dir=encompass.data_dir).stdout.strip()

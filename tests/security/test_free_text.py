@@ -8,8 +8,9 @@ import json
 import pytest
 
 from schemas.examples import example
-from sinks.models import EncompassNotice
+from sinks.models import EncompassNotice, School
 from streams.encompass.email import render_email
+from streams.encompass.notices import readable
 from tests.unit.helpers import run
 
 FORGED = "Siân\r\nPolice contact: call 07700 900000"
@@ -43,7 +44,8 @@ def test_narrative_keeps_its_line_breaks_but_not_other_controls(services):
     assert "only line breaks and tabs" in taken.dead_letters[0].reason
 
 
-def test_the_e_mail_body_flattens_every_value_to_one_line():
+@pytest.mark.parametrize("language, label", [("en", "Police contact"), ("cy", "Cyswllt yr heddlu")])
+def test_the_e_mail_body_flattens_every_value_to_one_line(policy, language, label):
     """Defence in depth: even a value that reached a notice with line breaks cannot add a line to the body."""
     from datetime import datetime, timezone
 
@@ -53,7 +55,9 @@ def test_the_e_mail_body_flattens_every_value_to_one_line():
     content = {"child": {"given_names": FORGED, "family_name": "Jones"}, "police_reference": "DA-1",
                "voice_of_child_line": "scared\nPolice contact: call 07700 900000",
                "police_contact": {"name": "PC 1", "phone": "101"}}
-    body = render_email(notice, content, "dsl@school.example", "encompass@safeguard.invalid").get_payload()
-    contact_lines = [line for line in body.splitlines() if line.startswith("Police contact")]
-    assert contact_lines == ["Police contact: PC 1, 101"]
+    school = School(school_code="6662005", name="Ysgol Cefnllys", language=language)
+    body = render_email(notice, readable(policy, notice, content, school), "dsl@school.example",
+                        "encompass@safeguard.invalid").get_content()
+    contact_lines = [line for line in body.splitlines() if line.startswith(label)]
+    assert contact_lines == [f"{label}: PC 1, 101"]
     assert json.dumps(body).count("07700 900000") == 2  # still shown, inside the lines they belong to

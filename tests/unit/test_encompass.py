@@ -1,6 +1,7 @@
 """Operation Encompass: the right schools, the right deadline, minimal content, e-mail, inbox, escalation."""
 
 import json
+import re
 from datetime import datetime, timezone
 
 import pytest
@@ -9,7 +10,7 @@ from sqlmodel import Session, select
 from schemas.examples import EXAMPLES, example
 from sinks.models import EncompassNotice
 from streams.encompass.email import dispatch_emails, render_email
-from streams.encompass.notices import acknowledge, list_notices
+from streams.encompass.notices import acknowledge, list_notices, readable
 from streams.encompass.schools import load_directory, load_roll
 from streams.services import build_email_sink
 from tests.smtp import SmtpServer
@@ -91,13 +92,13 @@ class TestInboxAndEscalation:
     def test_a_school_sees_and_acknowledges_only_its_own_notices(self, engine, policy, sinks, settings, watch, services, clock):
         """Listing is per school; acknowledging another school's notice is 404; acknowledging is idempotent."""
         run(services, [incident([pupil("C1", "6662005"), pupil("C2", "8882040")])])
-        mine = list_notices(engine, "6662005", clock.now())
-        theirs = list_notices(engine, "8882040", clock.now())
+        mine = list_notices(engine, policy, "6662005", clock.now())
+        theirs = list_notices(engine, policy, "8882040", clock.now())
         assert len(mine) == len(theirs) == 1 and mine[0]["notice"]["child"]["given_names"] == CHILD["given_names"]
         assert acknowledge(engine, watch, sinks, "6662005", theirs[0]["notice_id"], "6662005", clock.now())[0] == 404
         assert acknowledge(engine, watch, sinks, "6662005", mine[0]["notice_id"], "6662005", clock.now())[0] == 200
         assert acknowledge(engine, watch, sinks, "6662005", mine[0]["notice_id"], "6662005", clock.now())[0] == 200
-        assert list_notices(engine, "6662005", clock.now())[0]["status"] == "acknowledged"
+        assert list_notices(engine, policy, "6662005", clock.now())[0]["status"] == "acknowledged"
 
     def test_unacknowledged_notice_escalates_at_ten_and_a_late_acknowledgement_resolves(self, engine, policy, sinks, settings, watch, services, clock):
         """No acknowledgement by 10:00 Monday: police and the authority are alerted once; acknowledging later resolves it."""
@@ -136,9 +137,10 @@ class TestEmail:
             assert dispatch_emails(engine, email, configured, policy, sinks, clock.now()) == 1
             assert dispatch_emails(engine, email, configured, policy, sinks, clock.now()) == 0
         [message] = smtp.handler.messages
-        body = message.get_payload()
+        body = message.get_payload(decode=True).decode()
         assert message["To"] == "dsl@cefnllys.example" and "Bcc" not in message
-        assert "\n" not in message["Subject"] and CHILD["given_names"] not in message["Subject"]
+        subject = re.sub(r"\r?\n[ \t]", " ", message["Subject"])  # a long header is folded, which is not a new line
+        assert "\n" not in subject and CHILD["given_names"] not in subject and "DA-2026-7781" in subject
         assert CHILD["given_names"] in body and "Rhian" not in body and "Mark" not in body and "high" not in body
 
     def test_refusing_server_is_retried_and_alerts_after_repeated_failure(self, engine, policy, sinks, settings, tmp_path, services, clock):
@@ -162,13 +164,57 @@ class TestEmail:
         assert "e-mail keeps failing" in alert["alert"]
         assert notices(engine)[0].email_status == "sent"
 
-    def test_render_collapses_header_breaks(self):
+    def test_render_collapses_header_breaks(self, policy):
         """A reference carrying CR/LF cannot inject a header."""
-        notice = EncompassNotice(notice_id="n1", school_code="6662005", attended_at=datetime.now(timezone.utc),
-                                 notify_by=datetime.now(timezone.utc), escalate_at=datetime.now(timezone.utc),
-                                 created_at=datetime.now(timezone.utc))
-        message = render_email(notice, {"police_reference": "DA-1\r\nBcc: x@evil.example"}, "dsl@school.example", "from@x.example")
+        at = datetime(2026, 11, 20, 22, tzinfo=timezone.utc)
+        notice = EncompassNotice(notice_id="n1", school_code="6662005", attended_at=at, notify_by=at, escalate_at=at,
+                                 created_at=at)
+        text = readable(policy, notice, {"police_reference": "DA-1\r\nBcc: x@evil.example"}, None)
+        message = render_email(notice, text, "dsl@school.example", "from@x.example")
         assert "Bcc" not in message and "\n" not in message["Subject"]
+
+    def test_the_deputy_takes_the_notice_when_the_lead_address_is_refused_or_absent(self, engine, policy, sinks, settings,
+                                                                                    tmp_path, services, clock):
+        """The lead's address refused: the same attempt e-mails the deputy; no lead address at all: the deputy too."""
+        directory = tmp_path / "schools.csv"
+        directory.write_text("school_code,name,dsl_email,deputy_dsl_email,language\n"
+                             "6662005,Ysgol Cefnllys,dsl@cefnllys.example,deputy@cefnllys.example,cy\n"
+                             "8882040,Ludlow School,,deputy@ludlow.example,en\n")
+        assert load_directory(engine, directory) == (2, [])
+        run(services, [incident([pupil("C1", "6662005"), pupil("C2", "8882040")])])
+        assert not [d for d in deliveries(engine, "alerts") if d.rule == "encompass.alerts.school_unreachable"]
+        with SmtpServer() as smtp:
+            smtp.handler.refuse_to = {"dsl@cefnllys.example"}
+            configured = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_starttls": False})
+            assert dispatch_emails(engine, build_email_sink(configured), configured, policy, sinks, clock.now()) == 2
+        assert sorted(m["To"] for m in smtp.handler.messages) == ["deputy@cefnllys.example", "deputy@ludlow.example"]
+        assert sorted(n.email_sent_to for n in notices(engine)) == ["deputy", "deputy"]
+        welsh = next(m for m in smtp.handler.messages if m["To"] == "deputy@cefnllys.example")
+        english = next(m for m in smtp.handler.messages if m["To"] == "deputy@ludlow.example")
+        assert welsh["Content-Language"] == "cy" and "Cydnabyddwch erbyn 10:00, Dydd Llun 23 Tachwedd 2026" in welsh.get_payload(decode=True).decode()
+        assert english["Content-Language"] == "en" and "Acknowledge by 10:00 on Monday 23 November 2026" in english.get_payload(decode=True).decode()
+
+    def test_a_bilingual_school_reads_welsh_first_then_english(self, engine, policy, sinks, settings, tmp_path, services, clock):
+        """cy+en: one notice, Welsh first; the subject in both; the child's preferred language is offered."""
+        directory = tmp_path / "schools.csv"
+        directory.write_text("school_code,name,dsl_email,language\n6662005,Ysgol Cefnllys,dsl@cefnllys.example,CY+EN\n")
+        load_directory(engine, directory)
+        run(services, [incident([pupil("C1", "6662005", preferred_language="cy")])])
+        [listed] = list_notices(engine, policy, "6662005", clock.now())
+        text = listed["readable"]["text"]
+        assert listed["readable"]["language"] == "cy+en" and listed["notice"]["child"]["preferred_language"] == "cy"
+        assert text.index("Cydnabyddwch erbyn") < text.index("Acknowledge by")
+        assert "Dewis iaith: Cymraeg" in text and "Preferred language: Welsh" in text
+        assert listed["readable"]["title"].startswith("Hysbysiad Ymgyrch Encompass") and " / Operation Encompass notice" in \
+            listed["readable"]["title"]
+
+    def test_a_bad_language_or_address_in_the_directory_is_refused_naming_the_column(self, engine, tmp_path):
+        directory = tmp_path / "schools.csv"
+        directory.write_text("school_code,name,dsl_email,deputy_dsl_email,language\n"
+                             "1,One,a@b.example,,fr\n2,Two,a@b.example,not-an-address,en\n")
+        loaded, rejected = load_directory(engine, directory)
+        assert loaded == 0 and [n for n, _ in rejected] == [2, 3]
+        assert "language" in rejected[0][1] and "deputy_dsl_email" in rejected[1][1]
 
 
 def test_a_young_person_of_18_is_not_an_encompass_child(services):
@@ -179,3 +225,33 @@ def test_a_young_person_of_18_is_not_an_encompass_child(services):
     run(services, [event])
     notices = [d for d in delivered(services.engine, "education")]
     assert [json.loads(d.content_json)["child"]["date_of_birth"] for d in notices] == ["2009-11-01"]
+
+
+def test_a_16_or_17_year_old_victim_of_relationship_abuse_is_also_a_child_for_notification(services):
+    """Teenage relationship abuse: the 17-year-old victim listed among the adults gets her own school's notice; a
+    17-year-old alleged perpetrator, an 18-year-old victim and a victim of unknown age do not; a victim listed as a
+    child as well is notified once."""
+    from tests.unit.helpers import deliveries as delivered
+
+    def adult(source_id: str, role: str, dob: str | None, school: str | None) -> dict:
+        person = {"source_person_id": source_id, "given_names": "Person", "family_name": source_id, "role": role}
+        if dob:
+            person["date_of_birth"] = dob
+        if school:
+            person["school"] = {"code": school, "name": f"School {school}"}
+        return person
+
+    event = incident([pupil("SIB", "6664031")], adults=[
+        adult("V17", "victim", "2009-06-01", "6662005"), adult("P17", "alleged_perpetrator", "2009-03-01", "6662210"),
+        adult("V18", "victim", "2008-06-01", "6664020"), adult("VNODOB", "victim", None, "6662301")])
+    run(services, [event])
+    told = sorted((d.recipient, d.subject_key) for d in delivered(services.engine, "education"))
+    assert told == [("6662005", "src:DPP:V17"), ("6664031", "src:DPP:SIB")]
+    [victim_notice] = [json.loads(d.content_json) for d in delivered(services.engine, "education") if d.recipient == "6662005"]
+    assert victim_notice["child"]["family_name"] == "V17" and "P17" not in json.dumps(victim_notice)
+
+    twice = incident([pupil("V16", "6662118", dob="2010-02-01")],
+                     adults=[dict(adult("V16", "victim", "2010-02-01", "6662118"), given_names=CHILD["given_names"],
+                                  family_name=CHILD["family_name"])], incident_reference="DA-2026-0002")
+    run(services, [twice])
+    assert [d.subject_key for d in delivered(services.engine, "education")].count("src:DPP:V16") == 1

@@ -239,7 +239,9 @@ class TestUncertainMatchToAFlaggedChild:
         assert recalls == [{"notification": recalls[0]["notification"], "recalls_delivery_id": told.delivery_id,
                             "recalled_rule": INCIDENT_NOTICE, "recalled_source_event_id": missing["event_id"],
                             "reason": f"person.unmerged change {change + 1} by operator:b.evans",
-                            "subject_key": told.subject_key, "event_type": "delivery.recalled", "recipient": "W06000023"}]
+                            "subject_key": told.subject_key, "event_type": "delivery.recalled", "recipient": "W06000023",
+                            "notice": recalls[0]["notice"]}]
+        assert told.delivery_id in recalls[0]["notice"]["text"] and recalls[0]["notice"]["language"] == "cy+en"
         with Session(services.engine) as session:
             recalled_by = {a.actor for a in session.exec(select(AuditRecord)) if a.rule == "recall.alerts.operators"}
         assert recalled_by == {"operator:b.evans"}

@@ -138,7 +138,8 @@ class TestReviewQueue:
         merged = [json.loads(d.content_json) for d in deliveries(engine, "alerts") if d.source_event_type == "person.merged"]
         assert merged and merged[0]["absorbed_person_id"] == next(iter(before_second))
         assert set(merged[0]) <= {"alert", "event_type", "survivor_person_id", "absorbed_person_id", "records_moved",
-                                  "cause", "change_seq"}  # identifiers only: no names reach the alert
+                                  "cause", "change_seq", "notice"}  # identifiers only: no names reach the alert
+        assert merged[0]["absorbed_person_id"] in merged[0]["notice"]["text"]
         assert (figures_of(services)["identity"]["master_persons"], figures_of(services)["identity"]["merges"]) == (1, 1)
         with Session(engine) as session:
             with pytest.raises(IdentityRefused, match="already confirmed"):

@@ -25,7 +25,7 @@ class TestLoading:
         (lambda t: t.replace('sink = "health"', 'sink = "newspaper"', 1), "unknown sink 'newspaper'"),
         (lambda t: t.replace('when = ["child_under_5"]', 'when = ["child_is_nice"]'), "unknown condition 'child_is_nice'"),
         (lambda t: t.replace('view = "encompass_notice"', 'view = "everything"'), "unknown view 'everything'"),
-        (lambda t: t.replace('version = "2026.12-2"', ''), "'version'"),
+        (lambda t: t.replace('version = "2026.12-3"', ''), "'version'"),
         (lambda t: t.replace("[operations.recall_health]", "[operations.recall_newspaper]"), r"\[operations.recall_health\]"),
     ])
     def test_mistakes_are_refused_naming_the_problem(self, tmp_path, mutation, message):
@@ -86,7 +86,8 @@ class TestMinimisation:
         event, secrets = generated
         run(services, [event])
         allowed = {"occurred_at", "attended_at", "child", "school", "police_reference", "voice_of_child_line", "police_contact"}
-        allowed_child = {"given_names", "family_name", "date_of_birth", "upn", "present_at_incident", "where_present"}
+        allowed_child = {"given_names", "family_name", "date_of_birth", "upn", "present_at_incident", "where_present",
+                         "preferred_language"}  # the child's language, so the school can make the Active Offer
         for notice in contents(engine, "education"):
             assert set(notice) <= allowed
             assert set(notice["child"]) <= allowed_child

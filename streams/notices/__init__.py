@@ -1,0 +1,1 @@
+"""What a person reads: notices rendered from reviewed Welsh and English templates."""
