@@ -179,34 +179,18 @@ def cmd_dlq(args: argparse.Namespace) -> int:
                                   "field_path": letter.field_path, "reason": letter.reason, "parked_at": iso(letter.parked_at),
                                   "replayed_at": iso(letter.replayed_at) if letter.replayed_at else None}, ensure_ascii=False))
             return 0
-        chosen = [letter for letter in letters if (args.all and letter.replayed_at is None) or letter.dead_letter_id in args.ids]
-        missing = set(args.ids) - {letter.dead_letter_id for letter in letters}
-        if missing:
-            raise CliError(f"no dead letter with id {', '.join(sorted(missing))}")
-        from streams.access.credentials import ProducerKeys
-        from streams.kafka.publisher import send_raw
-        from streams.pipeline.intake import CREDENTIALS_FIELD
+    from streams.kafka.publisher import send_raw
+    from streams.pipeline.operator_actions import ActionRefused, replay_dead_letters
 
-        # Replay signs as the producer the event names: never for an event refused for its credentials, or
-        # an operator's replay would vouch for whoever forged it. Its producer must send it again, signed.
-        refused = [letter for letter in chosen if letter.field_path == CREDENTIALS_FIELD]
-        for letter in refused:
-            print(f"not replayed {letter.dead_letter_id}: refused for its producer's credentials ({letter.reason[:200]}); "
-                  "the producer must send it again, signed", file=sys.stderr)
-        chosen = [letter for letter in chosen if letter.field_path != CREDENTIALS_FIELD]
-        if refused and not chosen:
-            raise CliError("nothing replayable: every letter named was refused for its producer's credentials")
-        if not chosen:
-            raise CliError("nothing to replay: name dead-letter ids or pass --all")
-        topology = Topology.from_settings(settings)
-        send_raw([(letter.topic, None, letter.original) for letter in chosen if topology.spec_named(letter.topic)],
-                 running_broker(settings), ProducerKeys.from_settings(settings))
-        now = clock_for(settings).now()
-        for letter in chosen:
-            letter.replayed_at = now
-            session.add(letter)
-        session.commit()
-        print(f"replayed {len(chosen)} dead letter(s)")
+    services = services_for(settings)
+    try:
+        outcome = replay_dead_letters(services, lambda messages: send_raw(messages, running_broker(settings), services.producer_keys),
+                                      args.ids, args.all, f"operator:{args.by}" if getattr(args, "by", None) else "operator")
+    except ActionRefused as exc:
+        raise CliError(str(exc)) from exc
+    for dead_letter_id, why in outcome.refused:
+        print(f"not replayed {dead_letter_id}: {why}", file=sys.stderr)
+    print(f"replayed {len(outcome.replayed)} dead letter(s)")
     return 0
 
 
@@ -304,7 +288,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return True, "broker and database reachable"
 
     print(f"safeguard web/API on http://{settings.web_host}:{settings.web_port}/", flush=True)
-    web.run_app(build_web_app(services, is_ready), host=settings.web_host, port=settings.web_port,
+    from streams.kafka.publisher import send_raw
+
+    web.run_app(build_web_app(services, is_ready, publish=lambda messages: send_raw(messages, connection, services.producer_keys)),
+                host=settings.web_host, port=settings.web_port,
                 print=None, access_log=None)
     return 0
 
@@ -479,6 +466,7 @@ def cmd_identity_review(args: argparse.Namespace) -> int:
     """The identity review queue and merges: ``review list|confirm|reject``, ``unmerge``, ``person``."""
     from sinks.contract import SinkRefused
     from streams.identity.index import IdentityRefused
+    from streams.pipeline.operator_actions import ActionRefused, decide_review
     from streams.pipeline.rejudge import after_identity_decision
 
     services = services_for(settings_from(args))
@@ -497,20 +485,20 @@ def cmd_identity_review(args: argparse.Namespace) -> int:
                           f"\tperson {review.person_id}\tcandidate {review.candidate_person_id}"
                           + (f"\tdecided by {review.decided_by}" if review.decided_by else ""))
                 return 0
-            notice = None
             if args.identity_command == "unmerge":
                 notice = index.unmerge(session, args.change_seq, actor)
-            elif args.action == "confirm":
-                notice = index.confirm(session, _required(args.review_id, "review_id"), actor)
-            else:
-                index.reject(session, _required(args.review_id, "review_id"), actor)
-            # The notice, and re-judging both persons' histories: what they qualify for now, recalls of what not.
-            written = after_identity_decision(session, services, notice, actor) if notice is not None else set()
-            session.commit()
-            services.flush_sinks(sorted(written))
+                # The notice, and re-judging both persons' histories: what they qualify for now, recalls of what not.
+                written = after_identity_decision(session, services, notice, actor)
+                session.commit()
+                services.flush_sinks(sorted(written))
+                print(f"done: {notice.content['event_type']} change {notice.content['change_seq']}")
+                return 0
         except (IdentityRefused, SinkRefused) as exc:
             raise CliError(str(exc)) from exc
-    print(f"done: {notice.content['event_type']} change {notice.content['change_seq']}" if notice else "done: kept apart")
+    try:
+        print(decide_review(services, _required(args.review_id, "review_id"), args.action, actor))
+    except ActionRefused as exc:
+        raise CliError(str(exc)) from exc
     return 0
 
 

@@ -44,6 +44,11 @@ def flat(value: Any) -> str:
 def _parse(value: Any) -> datetime | date | None:
     if isinstance(value, (datetime, date)):
         return value
+    if len(str(value)) == len("2026-11-20"):  # a date alone is a date, not midnight
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            return None
     try:
         return datetime.fromisoformat(str(value))
     except ValueError:

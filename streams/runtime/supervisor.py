@@ -155,7 +155,8 @@ class Supervisor:
         replayed = await asyncio.to_thread(replay_unprocessed, self.engine, self.topology, self.connection)
         self.workers = [self.spawn_worker(i) for i in range(settings.workers)]
         self.relay = self.spawn_relay()
-        runner = web.AppRunner(build_web_app(self.services, self.is_ready, lambda: self.lag), access_log=None)
+        runner = web.AppRunner(build_web_app(self.services, self.is_ready, lambda: self.lag,
+                                                lambda messages: send_raw(messages, self.connection, self.services.producer_keys)), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, settings.web_host, settings.web_port)
         await site.start()

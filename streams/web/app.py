@@ -1,6 +1,7 @@
 """The HTTP side of the pipeline, one application for its three audiences.
 
-Inputs: the services, a readiness callback and (from `safeguard up`) a consumer-lag provider.
+Inputs: the services, a readiness callback and (from `safeguard up` and `safeguard serve`) a consumer-lag
+provider and a way to publish to the broker (the dashboard's dead-letter replay).
 Outputs: an ``aiohttp`` application with the operators' routes (``streams/web/operators.py``), the
 health flag lookup (``health.py``), the school inbox (``schools.py``) and the dashboard's static
 files. Guarantees: security headers on every response (a CSP with no inline script or style; HSTS off
@@ -21,6 +22,7 @@ from sqlmodel import Session
 
 from sinks.audit import AuditEntry
 from sinks.contract import UnitOfWork
+from streams.pipeline.operator_actions import Publish
 from streams.services import Services
 from streams.web import health, operators, schools
 from streams.web.guard import LOOPBACK_HOSTS, Sessions, Throttle, allowed_host
@@ -34,7 +36,7 @@ HSTS = "max-age=31536000; includeSubDomains"
 
 
 def build_web_app(services: Services, is_ready: Callable[[], tuple[bool, str]],
-                  lag: Callable[[], dict[str, int]] | None = None) -> web.Application:
+                  lag: Callable[[], dict[str, int]] | None = None, publish: Publish | None = None) -> web.Application:
     settings = services.settings
     exposed = settings.web_host not in LOOPBACK_HOSTS
     throttle = Throttle(settings.web_refusal_limit, settings.web_refusal_window_seconds)
@@ -76,7 +78,7 @@ def build_web_app(services: Services, is_ready: Callable[[], tuple[bool, str]],
 
     services.setup_sinks()
     app = web.Application(middlewares=[security_headers, host_check, refusal_throttle])
-    app.add_routes([*operators.routes(services, is_ready, lag, sessions), *health.routes(services), *schools.routes(services)])
+    app.add_routes([*operators.routes(services, is_ready, lag, sessions, publish), *health.routes(services), *schools.routes(services)])
     app.router.add_static("/static/", STATIC, show_index=False)
     return app
 

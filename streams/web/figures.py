@@ -34,6 +34,11 @@ from streams.encompass.notices import notice_status
 TOP_REASONS = 5
 FEED_RECIPIENTS_SHOWN = 50
 RATE_WINDOW = timedelta(seconds=60)
+WORKLIST_HORIZON = timedelta(hours=8)  # the worklist: what is overdue, and what falls due within this
+WORKLIST_SHOWN = 50
+HISTORY_BUCKET = timedelta(minutes=5)  # deliveries per recipient over time: twelve five-minute buckets
+HISTORY_BUCKETS = 12
+HISTORY_RECIPIENTS = 6
 
 
 def _aware(value: datetime) -> datetime:
@@ -59,7 +64,8 @@ def collect(engine: Engine, now: datetime, report_rules: Collection[str], lag: d
         reasons = session.exec(select(DeadLetterRecord.reason, func.count()).group_by(DeadLetterRecord.reason)
                                .order_by(func.count().desc()).limit(TOP_REASONS)).all()
         recent = session.exec(select(DeadLetterRecord.dead_letter_id, DeadLetterRecord.topic, DeadLetterRecord.field_path,
-                                     DeadLetterRecord.reason).order_by(DeadLetterRecord.parked_at.desc()).limit(10)).all()  # type: ignore[union-attr]
+                                     DeadLetterRecord.reason, DeadLetterRecord.replayed_at)
+                              .order_by(DeadLetterRecord.parked_at.desc()).limit(10)).all()  # type: ignore[union-attr]
         flags = session.exec(select(func.count()).select_from(RegisterFlag).where(RegisterFlag.active == True)).one()  # noqa: E712
         with_nhs = session.exec(select(func.count()).select_from(RegisterFlag).where(
             RegisterFlag.active == True, RegisterFlag.nhs_number != None)).one()  # noqa: E711,E712
@@ -81,6 +87,13 @@ def collect(engine: Engine, now: datetime, report_rules: Collection[str], lag: d
                               .where(DeliveryRecord.relayed_at.is_(None))).one()  # type: ignore[union-attr]
         hooks = session.exec(select(WebhookDelivery.organisation_code, WebhookDelivery.status, func.count())
                              .group_by(WebhookDelivery.organisation_code, WebhookDelivery.status)).all()
+        worklist = session.exec(select(Deadline.rule, Deadline.reference, Deadline.recipients_json, Deadline.due_at,
+                                       Deadline.status).where(
+            (Deadline.status == "breached") | ((Deadline.status == "open") & (Deadline.due_at <= now + WORKLIST_HORIZON)))
+            .order_by(Deadline.due_at).limit(WORKLIST_SHOWN)).all()  # type: ignore[arg-type]
+        worklist_total = session.exec(select(func.count()).select_from(Deadline).where(
+            (Deadline.status == "breached") | ((Deadline.status == "open") & (Deadline.due_at <= now + WORKLIST_HORIZON)))).one()
+        history = _deliveries_over_time(session, now)
         reports = session.exec(select(DeliveryRecord.content_json).where(
             DeliveryRecord.rule.in_(list(report_rules)))  # type: ignore[attr-defined]
             .order_by(DeliveryRecord.delivered_at.desc()).limit(20)).all()  # type: ignore[union-attr]
@@ -112,7 +125,15 @@ def collect(engine: Engine, now: datetime, report_rules: Collection[str], lag: d
         "deliveries": {sink: deliveries.get(sink, 0) for sink in SINKS if sink != "audit"},
         "deliveries_by_rule": by_rule,
         "dead_letters": {"total": parked, "top_reasons": [{"reason": r, "count": c} for r, c in reasons],
-                         "recent": [{"dead_letter_id": i, "topic": t, "field_path": f, "reason": r} for i, t, f, r in recent]},
+                         "recent": [{"dead_letter_id": i, "topic": t, "field_path": f, "reason": r,
+                                     "replayed_at": _aware(when).isoformat() if when else None} for i, t, f, r, when in recent]},
+        # What someone must act on: overdue (breached) deadlines and those due within the horizon, soonest first.
+        "worklist": {"horizon_hours": WORKLIST_HORIZON.total_seconds() / 3600, "total": worklist_total,
+                     "items": [{"rule": rule, "reference": reference, "recipients": json.loads(recipients),
+                                "due_at": _aware(due).isoformat(),
+                                "status": "overdue" if status == "breached" or _aware(due) <= now else "due"}
+                               for rule, reference, recipients, due, status in worklist]},
+        "deliveries_over_time": history,
         "encompass": {status: notices.get(status, 0) for status in ("pending", "delivered", "acknowledged", "overdue")},
         "deadlines": [{"rule": rule, "status": status, "count": count} for rule, status, count in deadlines],
         "register": {"active_flags": flags, "with_valid_nhs_number": with_nhs,
@@ -130,3 +151,21 @@ def collect(engine: Engine, now: datetime, report_rules: Collection[str], lag: d
         "quality": {"ppns_with_voice_of_child": _share(voice_yes, voice_total),
                     "persons_with_language_preference": _share(with_language, persons)},
     }
+
+
+def _deliveries_over_time(session: Session, now: datetime) -> dict:
+    """Deliveries per recipient in each five-minute bucket of the last hour (the busiest recipients, the rest as
+    "others"), counted in the database in one pass over the window."""
+    start = now - HISTORY_BUCKET * HISTORY_BUCKETS
+    edges = [start + HISTORY_BUCKET * i for i in range(HISTORY_BUCKETS + 1)]
+    counts = [func.sum(case(((DeliveryRecord.delivered_at >= low) & (DeliveryRecord.delivered_at < high), 1), else_=0))
+              for low, high in zip(edges, edges[1:])]
+    rows = session.exec(select(DeliveryRecord.recipient, *counts).where(DeliveryRecord.delivered_at >= start)
+                        .group_by(DeliveryRecord.recipient)).all()
+    ranked = sorted(((recipient, [int(c or 0) for c in buckets]) for recipient, *buckets in rows),
+                    key=lambda r: (-sum(r[1]), r[0]))
+    series = dict(ranked[:HISTORY_RECIPIENTS])
+    if len(ranked) > HISTORY_RECIPIENTS:
+        series["others"] = [sum(column) for column in zip(*(b for _, b in ranked[HISTORY_RECIPIENTS:]))]
+    return {"bucket_seconds": int(HISTORY_BUCKET.total_seconds()), "starts": [edge.isoformat() for edge in edges[:-1]],
+            "recipients": series}

@@ -18,6 +18,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from aiohttp import web
+
 from streams.access.tokens import Caller
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -104,3 +106,12 @@ class Throttle:
     def throttled_since_block(self, client: str) -> int:
         found = self._clients.get(client)
         return found.throttled if found else 0
+
+
+def same_origin(request: web.Request) -> bool:
+    """A browser's state-changing request from this service's own page: its ``Origin`` (or, lacking one, its
+    ``Sec-Fetch-Site``) says so. A cross-site form or script cannot act with the operator's session cookie."""
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        return origin == f"{request.scheme}://{request.host}"
+    return request.headers.get("Sec-Fetch-Site") == "same-origin"

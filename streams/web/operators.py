@@ -1,15 +1,20 @@
 """The operators' audience: probes, ``/metrics``, the dashboard with its live stream, sign-in,
-dead-letter reasons and the audited single-record view.
+dead-letter reasons and the audited single-record view, and the dashboard's actions.
 
 Inputs: the services, a readiness callback and (from `safeguard up`) a consumer-lag provider.
 Outputs: ``/healthz``, ``/readyz``, ``/metrics``, ``/``, ``/login`` (GET form, POST sign-in), ``/logout``, ``/api/v1/summary``,
 ``/api/v1/stream`` (server-sent events), ``/api/v1/dead-letters/{id}`` and
-``/api/v1/records/deliveries/{id}``. Guarantees: the dashboard, its stream and ``/metrics`` carry
+``/api/v1/records/deliveries/{id}``; actions: ``POST /api/v1/identity/reviews/{id}/confirm|reject``
+(the ``record_viewer`` role) and ``POST /api/v1/dead-letters/{id}/replay`` (any signed-in operator, even on
+loopback: who did it is recorded), ``/api/v1/whoami``.
+Guarantees: an action is refused unless its request comes from the dashboard's own origin (or carries
+a bearer token), and is done the command line's way (``streams/pipeline/operator_actions.py``) under
+the signed-in operator's name, audited. The dashboard, its stream and ``/metrics`` carry
 counts, identifiers and rule names only; a delivery's content is shown only to the ``record_viewer``
-role and every attempt is audited; operators must sign in (a token by POST, then a short-lived random
-session id in a Secure HttpOnly cookie off loopback) unless the dashboard listens on loopback only (the
-embedded default), and then ``/metrics`` needs an operator's bearer token too; no database call on the
-event loop.
+role and every attempt is audited; operators must sign in to see the dashboard (a token by POST, then
+a short-lived random session id in a Secure HttpOnly cookie off loopback) unless it listens on loopback
+only (the embedded default), and then ``/metrics`` needs an operator's bearer token too; no database
+call on the event loop.
 """
 
 from __future__ import annotations
@@ -28,10 +33,11 @@ from sinks.contract import UnitOfWork
 from sinks.mail_capture import captured, captured_text
 from sinks.models import DeadLetterRecord, DeliveryRecord
 from streams.access.tokens import Caller, digest
+from streams.pipeline.operator_actions import ActionRefused, Publish, decide_review, replay_dead_letters
 from streams.services import Services
 from streams.web import figures, metrics
 from streams.web.auth import BEARER_CHALLENGE, OPERATOR_COOKIE, OPERATOR_ROLES, caller_of, operator_of
-from streams.web.guard import LOOPBACK_HOSTS, Sessions
+from streams.web.guard import LOOPBACK_HOSTS, Sessions, same_origin
 
 DASHBOARD_HTML = Path(__file__).with_name("dashboard.html")
 STREAM_INTERVAL_SECONDS = 2.0
@@ -46,7 +52,7 @@ LOGIN_HTML = """<!doctype html>
 
 
 def routes(services: Services, is_ready: Callable[[], tuple[bool, str]],
-           lag: Callable[[], dict[str, int]] | None, sessions: Sessions) -> list[web.RouteDef]:
+           lag: Callable[[], dict[str, int]] | None, sessions: Sessions, publish: Publish | None = None) -> list[web.RouteDef]:
     settings, engine = services.settings, services.engine
     exposed = settings.web_host not in LOOPBACK_HOSTS
     login_required = settings.dashboard_login if settings.dashboard_login is not None else exposed
@@ -190,7 +196,53 @@ def routes(services: Services, is_ready: Callable[[], tuple[bool, str]],
         return web.Response(text=found, content_type="text/plain") if found else web.json_response({"error": "no such e-mail"},
                                                                                                    status=404)
 
+    async def whoami(request: web.Request) -> web.Response:
+        caller = await operator(request)
+        return web.json_response({"signed_in": caller is not None, "login_required": login_required,
+                                  "organisation_code": caller.organisation_code if caller else None,
+                                  "role": caller.role if caller else None})
+
+    async def acting(request: web.Request, role: str | None) -> tuple[str | None, web.Response | None]:
+        """The actor's name for an action, or the refusal: wrong origin (403), not signed in (401), wrong role (403)."""
+        if "Authorization" not in request.headers and not same_origin(request):
+            return None, web.json_response({"error": "actions come from the dashboard's own page"}, status=403)
+        caller = await operator(request)
+        if caller is None:
+            return None, web.json_response({"error": "sign in at /login as an operator"}, status=401, headers=BEARER_CHALLENGE)
+        if role is not None and caller.role != role:
+            return None, web.json_response({"error": f"the {role} role is required"}, status=403)
+        return f"operator:{caller.organisation_code}:{caller.token_id}", None
+
+    async def decide(request: web.Request) -> web.Response:
+        """Confirm or reject one pair in the identity review queue (record_viewer role), as the operator, audited."""
+        actor, refused = await acting(request, "record_viewer")
+        if refused is not None:
+            return refused
+        try:
+            done = await asyncio.to_thread(decide_review, services, request.match_info["review_id"],
+                                           request.match_info["decision"], actor)
+        except ActionRefused as exc:
+            return web.json_response({"error": str(exc)}, status=409)
+        return web.json_response({"result": done, "by": actor})
+
+    async def replay(request: web.Request) -> web.Response:
+        """Publish one dead letter again onto the topic it was refused from (after its cause was fixed), audited."""
+        actor, refused = await acting(request, None)
+        if refused is not None:
+            return refused
+        if publish is None:
+            return web.json_response({"error": "this web service has no broker to replay onto"}, status=503)
+        try:
+            outcome = await asyncio.to_thread(replay_dead_letters, services, publish, [request.match_info["dead_letter_id"]],
+                                              False, actor)
+        except ActionRefused as exc:
+            return web.json_response({"error": str(exc)}, status=409)
+        return web.json_response({"replayed": outcome.replayed, "by": actor})
+
     return [
+        web.get("/api/v1/whoami", whoami),
+        web.post("/api/v1/identity/reviews/{review_id}/{decision}", decide),
+        web.post("/api/v1/dead-letters/{dead_letter_id}/replay", replay),
         web.get("/api/v1/mail", captured_mail), web.get("/api/v1/mail/{name}", captured_mail),
         web.get("/healthz", healthz), web.get("/readyz", readyz), web.get("/metrics", metrics_text),
         web.get("/", dashboard), web.get("/login", login_form), web.post("/login", login), web.post("/logout", logout),

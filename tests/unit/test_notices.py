@@ -54,6 +54,7 @@ def test_the_encompass_notice_renders_in_both_languages_and_says_by_when(notices
     assert english["text"].endswith("Acknowledge by 10:00 on Monday 23 November 2026 in the school inbox.")
     assert welsh["text"].endswith("Cydnabyddwch erbyn 10:00, Dydd Llun 23 Tachwedd 2026 ym mewnflwch yr ysgol.")
     assert "Incident: 22:00 on Friday 20 November 2026" in english["text"]  # UK time, the reader's words
+    assert "Date of birth: 14 May 2016" in english["text"] and "Dyddiad geni: 14 Mai 2016" in welsh["text"]  # a date, not midnight
     assert "Preferred language: Welsh" in english["text"] and "Dewis iaith: Cymraeg" in welsh["text"]
     sparse = {k: v for k, v in ENCOMPASS.items() if k not in ("upn", "preferred_language", "voice_of_child", "present",
                                                                  "where_present", "date_of_birth")}
