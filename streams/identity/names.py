@@ -1,88 +1,69 @@
-"""Name and date knowledge the resolver needs: Welsh and English variants, diacritics, formats.
+"""Name and date knowledge the resolver needs: variants of given names, diacritics, formats.
 
-Inputs: raw names and dates as sources write them. Outputs: normalised forms, the canonical
-group of a given name (Dafydd, David and Dai are one group), phonetic codes (jellyfish) and
-candidate readings of a date (day/month transposed). Guarantee: pure functions, no I/O.
+Inputs: raw names and dates as sources write them; the variant table (``name_variants.toml``: Welsh,
+English, Polish and Arabic forms, kept as data) and the curated English nickname data of the
+``nicknames`` package, both read once. Outputs: normalised forms, whether two given names are forms
+of one name (Dafydd / Dai, Owain / Owen, Josh / Joshua, Gosia / Małgorzata), whether a spelling is a
+known given name at all, phonetic codes (jellyfish) and candidate readings of a date (day/month
+transposed). Guarantee: pure functions after the data is loaded.
 """
 
 from __future__ import annotations
 
+import csv
 import re
+import tomllib
 import unicodedata
 from datetime import date, datetime
 from functools import lru_cache
+from pathlib import Path
 
 import jellyfish
+import nicknames
 
 from streams.clock import Clock
 
-# Each line is one group of given names used for the same person (Welsh and English forms,
-# nicknames, common spellings). Kept short and conservative: a wrong group would merge people.
-GIVEN_NAME_GROUPS = """
-dafydd david dai dave davy dewi
-sian jane
-sioned janet
-sion john jon johnny
-rhys rees reece rhisiart
-gruffydd griffith gruff griff gruffudd
-llywelyn llewelyn llew
-ioan ifan evan ieuan iwan
-huw hugh
-gareth gary
-catrin catherine katherine kate cathy cath kathryn katie
-rhian rhiannon
-elin ellen elen helen
-gwen gwenllian gwendolyn
-megan meg margaret maggie mared
-mair mary maria mari
-tomos thomas tom tommy twm
-harri harry henry hal
-alys alice alis
-lowri laura lori
-cerys ceris
-william will bill billy gwilym wil
-robert rob bob bobby robbie
-richard rich rick dick rhisiart
-elizabeth liz lizzie beth betty eliza bethan
-james jim jimmy jamie iago
-edward ed eddie ned iorwerth
-michael mike mickey mihangel
-peter pete pedr
-stephen steve steven steffan
-andrew andy andras
-anthony tony antwn
-daniel dan danny
-samuel sam sammy
-joseph joe joey
-benjamin ben benji
-christopher chris kit
-matthew matt mathew mathau
-nicholas nick nicky
-alexander alex alec
-charlotte lottie
-olivia liv livvy
-amelia amy millie
-isabella isabel bella izzy
-rebecca becky becca
-jessica jess jessie
-""".strip().splitlines()
+VARIANTS_FILE = Path(__file__).with_name("name_variants.toml")
+# Letters NFKD does not take apart (Polish ł, Danish ø, ...): written as their plain forms.
+_TRANSLITERATE = str.maketrans({"ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE",
+                                "œ": "oe", "Œ": "OE", "ß": "ss", "þ": "th", "Þ": "TH", "ı": "i"})
 
 
 @lru_cache(maxsize=1)
-def _groups() -> dict[str, int]:
-    index: dict[str, int] = {}
-    for number, line in enumerate(GIVEN_NAME_GROUPS):
+def _groups() -> dict[str, frozenset[int]]:
+    """Every given name of the variant table with the groups (lines) it belongs to; a name may be in
+    several (Beth: Elizabeth and Bethan), which does not make those groups one."""
+    data = tomllib.loads(VARIANTS_FILE.read_text(encoding="utf-8"))
+    index: dict[str, set[int]] = {}
+    lines = [line for language in ("welsh", "english", "polish", "arabic") for line in data[language].split("\n") if line.strip()]
+    for number, line in enumerate(lines):
         for name in line.split():
-            index.setdefault(name, number)
-    return index
+            index.setdefault(name, set()).add(number)
+    return {name: frozenset(groups) for name, groups in index.items()}
+
+
+@lru_cache(maxsize=1)
+def _nicknames() -> tuple[dict[str, frozenset[str]], frozenset[str]]:
+    """The curated English nickname data (``nicknames`` package): each name's direct nicknames and
+    canonical forms (Josh: Joshua), never chains (Joe is Joseph's and Joshua's, not one name of both)."""
+    related: dict[str, set[str]] = {}
+    vocabulary: set[str] = set()
+    with (Path(nicknames.__file__).with_name("names.csv")).open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            first, second = fold(row["name1"]), fold(row["name2"])
+            if first and second and " " not in first and " " not in second:
+                related.setdefault(first, set()).add(second)
+                related.setdefault(second, set()).add(first)
+                vocabulary |= {first, second}
+    return {name: frozenset(names) for name, names in related.items()}, frozenset(vocabulary)
 
 
 @lru_cache(maxsize=1 << 16)  # names repeat (Jones, Megan): fold each spelling once
 def fold(text: str | None) -> str:
-    """Lower case, no diacritics (Siân -> sian), letters and single spaces only."""
+    """Lower case, no diacritics (Siân -> sian, Paweł -> pawel), letters and single spaces only."""
     if not text:
         return ""
-    decomposed = unicodedata.normalize("NFKD", text)
+    decomposed = unicodedata.normalize("NFKD", text.translate(_TRANSLITERATE))
     plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
     return " ".join(re.sub(r"[^a-z\s-]", " ", plain).replace("-", " ").split())
 
@@ -92,13 +73,21 @@ def first_given(text: str | None) -> str:
     return folded.split()[0] if folded else ""
 
 
-def name_group(name: str) -> int | None:
-    return _groups().get(name)
-
-
 def same_name_group(a: str, b: str) -> bool:
-    group = name_group(a)
-    return group is not None and group == name_group(b)
+    """Forms of one given name: a line of the variant table (Owain / Owen, Małgorzata / Gosia, Mohammed /
+    Muhammad), or a curated English nickname (Josh / Joshua)."""
+    if a == b:
+        return True
+    groups = _groups()
+    if groups.get(a, frozenset()) & groups.get(b, frozenset()):
+        return True
+    return b in _nicknames()[0].get(a, ())
+
+
+def known_given_name(name: str) -> bool:
+    """A real given name to the curated data (the variant table or the nickname data): a spelling that is not
+    one is more likely a typing error than another name."""
+    return name in _groups() or name in _nicknames()[1]
 
 
 @lru_cache(maxsize=1 << 16)
@@ -135,20 +124,22 @@ def one_name(a: str, b: str) -> bool:
     typing slip of another form of the name (Llwyelyn / Llew)."""
     if a == b or same_name_group(a, b) or typing_slip(a, b):
         return True
-    return any(typing_slip(a, form) for form in _group_members(b)) or any(typing_slip(b, form) for form in _group_members(a))
+    return any(typing_slip(a, form) for form in _forms(b)) or any(typing_slip(b, form) for form in _forms(a))
 
 
 @lru_cache(maxsize=1)
 def _members_by_group() -> dict[int, tuple[str, ...]]:
     members: dict[int, list[str]] = {}
-    for name, number in _groups().items():
-        members.setdefault(number, []).append(name)
+    for name, numbers in _groups().items():
+        for number in numbers:
+            members.setdefault(number, []).append(name)
     return {number: tuple(names) for number, names in members.items()}
 
 
-def _group_members(name: str) -> tuple[str, ...]:
-    group = name_group(name)
-    return _members_by_group()[group] if group is not None else ()
+def _forms(name: str) -> tuple[str, ...]:
+    """The other forms of a name in the variant table (its lines), for typing slips of a form."""
+    by_group = _members_by_group()
+    return tuple(form for number in _groups().get(name, ()) for form in by_group[number])
 
 
 @lru_cache(maxsize=200_000)

@@ -4,8 +4,10 @@ Inputs: person records (names, date of birth, sex, NHS number, postcode, address
 each record, the person it belongs to: an existing person (``match``), a new person (``new``),
 or a new person with the closest candidate queued for a human (``review``). Guarantees: a
 valid NHS number dominates (equal: same person; different: different people); an invalid one is
-ignored and reported; twins (same family name, date of birth and address, different given
-names) and people with different dates of birth (parent and child of the same name) never merge;
+ignored and reported; twins (same family name, date of birth and address, two different real
+given names: neither a form nor a typing error of the other) and people with clearly different
+dates of birth (parent and child of the same name) never merge; a date a day, a month or a year out,
+or with day and month swapped, is weaker evidence, not a veto;
 a sex conflict is strong evidence against; a shared common surname is weak evidence and a rare
 one strong (term-frequency adjustment). A false merge is worse than a missed one: the
 thresholds are set for precision.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -26,6 +29,7 @@ from schemas.validators import nhs_number_problem, normalise_postcode
 from streams.identity.names import (
     first_given,
     fold,
+    known_given_name,
     one_name,
     parse_date,
     phonetic,
@@ -40,6 +44,7 @@ from streams.identity.names import (
 MATCH_THRESHOLD = 14.0
 REVIEW_THRESHOLD = 9.0
 AMBIGUITY_MARGIN = 3.0
+KNOWN_IN_INDEX = 5  # a given name on this many records of the index is a real name, even if no curated list has it
 
 
 @dataclass(slots=True)
@@ -262,7 +267,7 @@ class Resolver:
     def _contradicts(self, a: Record, b: Record) -> bool:
         if a.nhs_number and b.nhs_number and a.nhs_number != b.nhs_number:
             return True
-        if _twins(a, b):
+        if _twins(a, b, self.real_name):
             return True
         if a.date_of_birth and b.date_of_birth and self._date_weight(a.date_of_birth, b.date_of_birth) < 0:
             return True
@@ -278,7 +283,7 @@ class Resolver:
         names, sex, postcode, address, town."""
         if a.nhs_number and b.nhs_number:
             return 40.0 if a.nhs_number == b.nhs_number else -40.0
-        if _twins(a, b):
+        if _twins(a, b, self.real_name):
             return -40.0
         given, family = self._name_weights(a.given_name, a.family_name, b.given_name, b.family_name)
         if a.date_of_birth and a.date_of_birth == b.date_of_birth and given + family < 8.0:
@@ -292,6 +297,10 @@ class Resolver:
         address = 1.5 if a.address_line and b.address_line and fuzz.token_sort_ratio(a.address_line, b.address_line) >= 90 else 0.0
         town = 1.0 if a.town and b.town and JaroWinkler.similarity(a.town, b.town) >= 0.9 else 0.0
         return (self._date_weight(a.date_of_birth, b.date_of_birth), given + family, sex, postcode, address, town)
+
+    def real_name(self, name: str) -> bool:
+        """A given name people are really called (curated data, or common in this index), not a typing error."""
+        return known_given_name(name) or self.given_counts[name] >= KNOWN_IN_INDEX
 
     def score_person(self, record: Record, member_ids: list[str]) -> float:
         """The evidence that ``record`` is this person: for each field, the best agreement among the
@@ -317,6 +326,8 @@ class Resolver:
             return 10.0
         if transposed(a) == b:
             return 5.0
+        if abs((a - b).days) == 1:
+            return 3.0  # a day out, across the end of a month too
         differing = (a.year != b.year) + (a.month != b.month) + (a.day != b.day)
         if differing == 1 and (a.year == b.year or abs(a.year - b.year) == 1 or _one_digit_apart(a.year, b.year)):
             return 3.0 if a.year == b.year else 1.5
@@ -428,6 +439,8 @@ def _family_agreement(a: str, b: str) -> float:
         return 3.0
     if phonetic(a) == phonetic(b) or (min(len(a), len(b)) >= 5 and OSA.distance(a, b) <= 1):
         return 1.5
+    if min(len(a), len(b)) >= 6 and OSA.distance(a, b) <= 2:
+        return 0.5  # two slips in one surname (Nicolle / Ncille): weak evidence, not evidence against
     return -5.0
 
 
@@ -440,13 +453,15 @@ def _fingerprint(r: Record) -> tuple:
     return (r.given_name, r.family_name, r.date_of_birth, r.sex, r.nhs_number, r.postcode, r.address_line, r.town)
 
 
-def _twins(a: Record, b: Record) -> bool:
-    """Same family name, date of birth and address, but given names that are not one name: twins
-    (also checked with one record's names read the other way round). A typing error in a given name
-    at the same address and date of birth looks the same and is kept apart too: precision first."""
+def _twins(a: Record, b: Record, real_name: Callable[[str], bool]) -> bool:
+    """Same family name, date of birth and address, and two different real given names: twins (also
+    checked with one record's names read the other way round). Forms of one name (Josh / Joshua) are not
+    twins, nor is a typing error: a close spelling that is not itself a real name (Megn / Megan); two
+    close real names (Ella / Bella) are two children."""
     if not (a.date_of_birth and a.date_of_birth == b.date_of_birth):
         return False  # most candidates: decided without building the swapped readings
-    return _twins_as_written(a, b) or _twins_as_written(a, _swap(b)) or _twins_as_written(_swap(a), b)
+    return (_twins_as_written(a, b, real_name) or _twins_as_written(a, _swap(b), real_name)
+            or _twins_as_written(_swap(a), b, real_name))
 
 
 def _swap(r: Record) -> Record:
@@ -454,19 +469,34 @@ def _swap(r: Record) -> Record:
                   date_of_birth=r.date_of_birth, postcode=r.postcode, address_line=r.address_line)
 
 
-def _twins_as_written(a: Record, b: Record) -> bool:
-    if not (a.date_of_birth and a.date_of_birth == b.date_of_birth and a.family_name and a.family_name == b.family_name):
+def _twins_as_written(a: Record, b: Record, real_name: Callable[[str], bool]) -> bool:
+    if not (a.date_of_birth and a.date_of_birth == b.date_of_birth):
         return False
+    if not (a.family_name and b.family_name) or (a.family_name != b.family_name
+                                                  and _family_agreement(a.family_name, b.family_name) < 3.0):
+        return False  # one family name, or one with a typing slip (Pawliszyn / Paywliszyn): one household
     same_place = (a.postcode and a.postcode == b.postcode) or (a.address_line and a.address_line == b.address_line)
     if not same_place or not a.given_name or not b.given_name:
         return False
-    return not _one_given_name(a.given_name, b.given_name)
+    if _one_given_name(a.given_name, b.given_name):
+        return False
+    typo = _close_spelling(a.given_name, b.given_name) and not (real_name(a.given_name) and real_name(b.given_name))
+    return not typo
+
+
+@lru_cache(maxsize=1 << 20)
+def _close_spelling(a: str, b: str) -> bool:
+    """Near enough to be one name mistyped: one edit (two for names of seven letters or more)."""
+    shorter = min(len(a), len(b))
+    return shorter >= 3 and OSA.distance(a, b) <= (2 if shorter >= 7 else 1)
 
 
 def _dates_may_agree(a: date, b: date) -> bool:
     """Two different dates that may be one date of birth mistyped: what ``_date_weight`` does not
-    count against (day and month swapped, or one field off), decided without building dates."""
+    count against (day and month swapped, a day out, or one field off), decided cheaply."""
     same_day, same_month = a.day == b.day, a.month == b.month
+    if abs(a.toordinal() - b.toordinal()) == 1:
+        return True
     if a.year == b.year:
         return same_day or same_month or (a.day == b.month and a.month == b.day)
     return same_day and same_month and (abs(a.year - b.year) == 1 or _one_digit_apart(a.year, b.year))

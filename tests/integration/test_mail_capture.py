@@ -39,8 +39,11 @@ def test_a_notice_is_delivered_to_the_local_capture_and_shown_to_record_viewers_
     operator = cli("token", "issue", "--org", "OPS", "--role", "operator", data_dir=instance.data_dir).stdout.strip()
     status, listed = get(f"{base}api/v1/mail", viewer)
     [entry] = json.loads(listed)["captured"]
-    assert status == 200 and entry["to"] == "dsl@cefnllys.example" and entry["subject"].startswith("Operation Encompass notice")
-    assert get(f"{base}api/v1/mail/{entry['name']}", viewer)[0] == 200
+    # No language on the directory: the deployment's default, bilingual with Welsh first.
+    assert status == 200 and entry["to"] == "dsl@cefnllys.example"
+    assert entry["subject"].startswith("Hysbysiad Ymgyrch Encompass") and " / Operation Encompass notice" in entry["subject"]
+    status, text = get(f"{base}api/v1/mail/{entry['name']}", viewer)
+    assert status == 200 and text.decode().index("Cydnabyddwch erbyn") < text.decode().index("Acknowledge by")
     assert get(f"{base}api/v1/mail", operator)[0] == 403 and get(f"{base}api/v1/mail", None)[0] == 401
     assert get(f"{base}api/v1/mail/..%2Fsafeguard.db", viewer)[0] == 404
     audit = [line["action"] for line in json.loads("[" + ",".join(cli("export", "audit", data_dir=instance.data_dir)

@@ -153,3 +153,45 @@ class TestThreshold:
     def test_a_threshold_below_the_review_band_is_refused(self):
         with pytest.raises(ValueError, match="below the review band"):
             Resolver(match_threshold=5)
+
+
+class TestClassesMissedOnOutsideData:
+    """One made-up case for each class of miss seen on held-out records (issue 17), and the twins beside them."""
+
+    @pytest.mark.parametrize("first, second", [
+        ("Joshua", "Josh"),  # a curated English nickname (the nicknames package)
+        ("Owain", "Owen"),  # a Welsh and English pair
+        ("Małgorzata", "Gosia"),  # a Polish diminutive
+        ("Mohammed", "Muhammad"),  # one name, transliterated two ways
+        ("Paweł", "Pawel"),  # a letter NFKD does not take apart
+    ])
+    def test_forms_of_one_given_name_are_one_person(self, first, second):
+        assert clusters([person("a", first, "Pritchard", "2014-03-09"), person("b", second, "Pritchard", "2014-03-09")]) == [{"a", "b"}]
+
+    @pytest.mark.parametrize("other_date", ["2014-04-01", "2014-05-31", "2015-03-31", "2014-03-30", "2013-03-31"])
+    def test_a_date_of_birth_a_day_a_month_or_a_year_out_with_all_else_equal_is_one_person(self, other_date):
+        """Graded levels, not vetoes: the end of a month (31 March / 1 April) as well as within one."""
+        assert clusters([person("a", "Cai", "Bevan", "2014-03-31"), person("b", "Cai", "Bevan", other_date)]) == [{"a", "b"}]
+
+    @pytest.mark.parametrize("order", [0, 1])
+    def test_identical_records_one_with_an_nhs_number_are_one_person(self, order):
+        records = [person("a", "Nia", "Jones", "2016-01-12", sex="f", nhs="9434765919"), person("b", "Nia", "Jones", "2016-01-12", sex="f")]
+        assert clusters(records if order == 0 else records[::-1]) == [{"a", "b"}]
+
+    def test_typing_errors_in_both_names_at_once_are_one_person(self):
+        assert clusters([person("a", "Gethin", "Pawliszyn", "2012-07-04"),
+                         person("b", "Gehtin", "Pawlsizyn", "2012-07-04")]) == [{"a", "b"}]
+
+    def test_two_different_real_names_are_twins_a_typo_or_a_form_is_not(self):
+        """Ella and Bella (both real names) on one date at one address: two children. Megn is no name: a typing
+        error for Megan. Twins stay apart when one record's surname has a typing slip too."""
+        assert clusters([person("a", "Ella", "Jones", "2016-01-12", sex="f"), person("b", "Bella", "Jones", "2016-01-12", sex="f")]) \
+            == [{"a"}, {"b"}]
+        assert clusters([person("a", "Megan", "Jones", "2016-01-12", sex="f"), person("b", "Megn", "Jones", "2016-01-12", sex="f")]) \
+            == [{"a", "b"}]
+        assert clusters([person("a", "Aled", "Pawliszyn", "2016-01-12"), person("b", "Dylan", "Paywliszyn", "2016-01-12")]) \
+            == [{"a"}, {"b"}]
+
+    def test_a_parent_and_child_of_one_name_decades_apart_still_never_merge(self):
+        assert clusters([person("a", "Owain", "Pritchard", "1988-03-09"), person("b", "Owen", "Pritchard", "2014-03-09")]) \
+            == [{"a"}, {"b"}]
