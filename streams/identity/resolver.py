@@ -481,7 +481,13 @@ def _twins_as_written(a: Record, b: Record, real_name: Callable[[str], bool]) ->
     if _one_given_name(a.given_name, b.given_name):
         return False
     typo = _close_spelling(a.given_name, b.given_name) and not (real_name(a.given_name) and real_name(b.given_name))
-    return not typo
+    return not (typo or _abbreviation(a.given_name, b.given_name))
+
+
+def _abbreviation(a: str, b: str) -> bool:
+    """One name cut short (Jac / Jacob, Soph / Sophie): three letters or more, the start of the other."""
+    shorter, longer = sorted((a, b), key=len)
+    return len(shorter) >= 3 and longer.startswith(shorter)
 
 
 @lru_cache(maxsize=1 << 20)

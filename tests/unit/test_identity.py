@@ -191,6 +191,8 @@ class TestClassesMissedOnOutsideData:
             == [{"a", "b"}]
         assert clusters([person("a", "Aled", "Pawliszyn", "2016-01-12"), person("b", "Dylan", "Paywliszyn", "2016-01-12")]) \
             == [{"a"}, {"b"}]
+        assert clusters([person("a", "Jacob", "Lanyon", "2016-01-12"), person("b", "Jac", "Lanyon", "2016-01-12")]) \
+            == [{"a", "b"}]  # a name cut short is not another child
 
     def test_a_parent_and_child_of_one_name_decades_apart_still_never_merge(self):
         assert clusters([person("a", "Owain", "Pritchard", "1988-03-09"), person("b", "Owen", "Pritchard", "2014-03-09")]) \
