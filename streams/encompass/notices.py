@@ -78,7 +78,7 @@ def readable(policy: Policy, notice: EncompassNotice, content: dict[str, Any], s
     school_view = content.get("school", {})
     values = {
         "police_reference": content.get("police_reference") or notice.police_reference or "",
-        "child_name": " ".join(filter(None, (child.get("given_names"), child.get("family_name")))) or "not named",
+        "child_name": " ".join(filter(None, (child.get("given_names"), child.get("family_name")))) or None,
         "date_of_birth": child.get("date_of_birth"), "upn": child.get("upn"),
         "preferred_language": child.get("preferred_language"),
         "school_name": school_view.get("name") or (school.name if school else notice.school_code),
@@ -87,7 +87,7 @@ def readable(policy: Policy, notice: EncompassNotice, content: dict[str, Any], s
         "attended_at": content.get("attended_at") or content.get("occurred_at") or aware(notice.attended_at).isoformat(),
         "present": child.get("present_at_incident"), "where_present": child.get("where_present"),
         "voice_of_child": content.get("voice_of_child_line"),
-        "police_contact": ", ".join(str(v) for k, v in contact.items() if k != "organisation_code" and v) or "not recorded",
+        "police_contact": ", ".join(str(v) for k, v in contact.items() if k != "organisation_code" and v) or None,
         "notice_id": notice.notice_id, "acknowledge_by": aware(notice.escalate_at).isoformat(),
     }
     language = policy.languages.of(notice.school_code, school.language if school else None)

@@ -57,9 +57,11 @@ def test_the_encompass_notice_renders_in_both_languages_and_says_by_when(notices
     assert "Date of birth: 14 May 2016" in english["text"] and "Dyddiad geni: 14 Mai 2016" in welsh["text"]  # a date, not midnight
     assert "Preferred language: Welsh" in english["text"] and "Dewis iaith: Cymraeg" in welsh["text"]
     sparse = {k: v for k, v in ENCOMPASS.items() if k not in ("upn", "preferred_language", "voice_of_child", "present",
-                                                                 "where_present", "date_of_birth")}
+                                                                 "where_present", "date_of_birth", "child_name", "police_contact")}
     assert "UPN: not recorded" in notices.render("encompass_notice", "en", sparse)["text"]
     assert "Plentyn yn bresennol: heb ei gofnodi" in notices.render("encompass_notice", "cy", sparse)["text"]
+    assert "Plentyn: heb ei enwi" in notices.render("encompass_notice", "cy", sparse)["text"]
+    assert "Police contact: not recorded" in notices.render("encompass_notice", "en", sparse)["text"]
 
 
 def test_every_deadline_rule_has_a_title_in_both_languages(notices):
