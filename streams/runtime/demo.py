@@ -144,21 +144,27 @@ class DemoDay:
         return self.events
 
     def _uncertain_identities(self) -> None:
-        """Two children reported again by a care home under its own ids, day and month of birth transposed, at another
-        address and with no NHS number: pairs for the identity review queue (one is the same child, one is not)."""
-        transposable = [h for h in self.households[2:] if (lambda d: d.day <= 12 and d.day != d.month)(
-            date.fromisoformat(h["children"][0]["date_of_birth"]))]
-        for number, house in enumerate(transposable[:2]):
-            known = house["children"][0]
-            born = date.fromisoformat(known["date_of_birth"])
-            moved = {k: v for k, v in known.items() if k not in ("nhs_number", "upn", "school", "address", "source_person_id")}
-            moved.update(source_person_id=f"CH-{house['index']:03d}", date_of_birth=date(born.year, born.day, born.month).isoformat(),
-                         address={"lines": ["3 Stryd Fawr"], "town": "Haverfordwest", "postcode": "SA61 1TP"})
-            occurred = self._when(6, 1)
-            event = self._envelope("missing.reported", CARE_SOURCE, occurred, f"MISS-REVIEW-{number + 1}")
-            event.update({"episode_reference": f"MISS-REVIEW-{number + 1}", "child": moved, "risk_level": "medium",
-                          "last_seen_at": (occurred - timedelta(hours=1)).isoformat(), "looked_after": True})
-            self.events.append(event)
+        """Two children each reported missing by the police and again by a care home under its own id, with day
+        and month of birth transposed, at another address and with no NHS number: pairs for the identity review
+        queue. Their names and birthdays are fixed (only the year follows the clock), so the pairs land in the
+        review band on any day the demo runs."""
+        for number, (given, family, typed, sex, month, day) in enumerate((("Megan", "Jones", "Jones", "female", 3, 5),
+                                                                          ("Rhys", "Davies", "Daveis", "male", 4, 9))):
+            born = date(self.now.year - 7 - number, month, day)
+            child = {"source_person_id": f"DPP-R{number}", "given_names": given, "family_name": family, "sex": sex,
+                     "date_of_birth": born.isoformat(), "role": "child_in_household",
+                     "address": {"lines": [f"{20 + number} Heol y Castell"], "town": "Llandrindod Wells", "postcode": "LD1 5LG"}}
+            again = {**child, "source_person_id": f"CH-R{number}", "date_of_birth": date(born.year, day, month).isoformat(),
+                     "family_name": typed,
+                     "address": {"lines": ["3 Stryd Fawr"], "town": "Haverfordwest", "postcode": "SA61 1TP"}}
+            for source, person, hours in ((POLICE, child, 9), (CARE_SOURCE, again, 3)):
+                occurred = self.now - timedelta(hours=hours)
+                reference = f"MISS-REVIEW-{number + 1}-{source['organisation_code']}"
+                event = self._envelope("missing.reported", source, occurred, reference)
+                event.update({"episode_reference": reference, "child": person, "risk_level": "medium",
+                              "last_seen_at": (occurred - timedelta(hours=1)).isoformat(),
+                              "looked_after": source is CARE_SOURCE})
+                self.events.append(event)
 
     def _backlog(self) -> None:
         """Older events whose deadlines have passed, so the overdue panels show what a real backlog looks like."""
