@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import random
 from datetime import date, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 import nicknames
@@ -57,8 +58,13 @@ def _english_names() -> dict[str, list[str]]:
     return {"m": [n.capitalize() for n in names[0::2]], "f": [n.capitalize() for n in names[1::2]]}
 
 
+@lru_cache(maxsize=1)
+def _namer() -> nicknames.NickNamer:
+    return nicknames.NickNamer()  # reads its data file: once, not once per corrupted name
+
+
 def _nicknames_of(name: str) -> list[str]:
-    return sorted(n.capitalize() for n in nicknames.NickNamer().nicknames_of(name.lower()))
+    return sorted(n.capitalize() for n in _namer().nicknames_of(name.lower()))
 
 
 def _surnames() -> list[str]:

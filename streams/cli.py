@@ -23,7 +23,7 @@ from sinks.models import AuditRecord, DeadLetterRecord, DeliveryRecord
 from sinks.store import make_engine
 from streams.kafka.connection import KafkaConnection
 from streams.kafka.topics import Topology
-from streams.services import Services, build_services, clock_for
+from streams.services import Services, build_services, clock_for, load_policy
 from streams.settings import Settings
 
 EXPORTABLE = SINKS
@@ -124,9 +124,8 @@ def cmd_export(args: argparse.Namespace) -> int:
                 withdrawn, recalls = set(), frozenset()
                 if args.standing:  # what stands: neither recalled nor a recall notice
                     from streams.pipeline.rejudge import recalled_ids
-                    from streams.sharing.policy import Policy
 
-                    policy = Policy.load(settings.policy_file)
+                    policy = load_policy(settings)
                     withdrawn, recalls = recalled_ids(session, policy), policy.recall_rule_ids()
                 for delivery in session.exec(query):
                     if delivery.delivery_id in withdrawn or delivery.rule in recalls:

@@ -107,24 +107,21 @@ class Supervisor:
                          "SAFEGUARD_SMTP_STARTTLS": "false"}
 
     def spawn_worker(self, index: int) -> subprocess.Popen[bytes]:
-        env = {**os.environ, "SAFEGUARD_BROKER_URL": f"kafka://{self.bootstrap}", "SAFEGUARD_DATABASE_URL": self.settings.database,
-               "SAFEGUARD_DATA_DIR": str(self.settings.data_dir), "SAFEGUARD_APP_ID": self.settings.app_id,
-               "SAFEGUARD_TOPIC_PREFIX": self.settings.topic_prefix, "SAFEGUARD_POLICY_FILE": str(self.settings.policy_file),
-               **self.mail_env}
-        log_path = self.settings.data_dir / "logs" / f"worker-{index}.log"
-        private_directory(log_path.parent)
-        return subprocess.Popen([sys.executable, "-m", "streams.runtime.worker"], env=env, stdin=subprocess.DEVNULL,
-                                stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True,  # noqa: SIM115
-                                preexec_fn=die_with_parent(signal.SIGTERM))
+        return self._spawn("streams.runtime.worker", f"worker-{index}.log", {"SAFEGUARD_APP_ID": self.settings.app_id,
+                                                                           **self.mail_env})
 
     def spawn_relay(self) -> subprocess.Popen[bytes]:
         """The one outbox relay of this instance (``streams/runtime/relay.py``)."""
+        return self._spawn("streams.runtime.relay", "relay.log", {})
+
+    def _spawn(self, module: str, log_name: str, extra_env: dict[str, str]) -> subprocess.Popen[bytes]:
+        """A child process on this instance's broker, store, data directory, topics and policy, logging to its own file."""
         env = {**os.environ, "SAFEGUARD_BROKER_URL": f"kafka://{self.bootstrap}", "SAFEGUARD_DATABASE_URL": self.settings.database,
                "SAFEGUARD_DATA_DIR": str(self.settings.data_dir), "SAFEGUARD_TOPIC_PREFIX": self.settings.topic_prefix,
-               "SAFEGUARD_POLICY_FILE": str(self.settings.policy_file)}
-        log_path = self.settings.data_dir / "logs" / "relay.log"
+               "SAFEGUARD_POLICY_FILE": str(self.settings.policy_file), **extra_env}
+        log_path = self.settings.data_dir / "logs" / log_name
         private_directory(log_path.parent)
-        return subprocess.Popen([sys.executable, "-m", "streams.runtime.relay"], env=env, stdin=subprocess.DEVNULL,
+        return subprocess.Popen([sys.executable, "-m", module], env=env, stdin=subprocess.DEVNULL,
                                 stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True,  # noqa: SIM115
                                 preexec_fn=die_with_parent(signal.SIGTERM))
 

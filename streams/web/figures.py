@@ -87,12 +87,11 @@ def collect(engine: Engine, now: datetime, report_rules: Collection[str], lag: d
                               .where(DeliveryRecord.relayed_at.is_(None))).one()  # type: ignore[union-attr]
         hooks = session.exec(select(WebhookDelivery.organisation_code, WebhookDelivery.status, func.count())
                              .group_by(WebhookDelivery.organisation_code, WebhookDelivery.status)).all()
+        on_worklist = (Deadline.status == "breached") | ((Deadline.status == "open") & (Deadline.due_at <= now + WORKLIST_HORIZON))
         worklist = session.exec(select(Deadline.rule, Deadline.reference, Deadline.recipients_json, Deadline.due_at,
-                                       Deadline.status).where(
-            (Deadline.status == "breached") | ((Deadline.status == "open") & (Deadline.due_at <= now + WORKLIST_HORIZON)))
-            .order_by(Deadline.due_at).limit(WORKLIST_SHOWN)).all()  # type: ignore[arg-type]
-        worklist_total = session.exec(select(func.count()).select_from(Deadline).where(
-            (Deadline.status == "breached") | ((Deadline.status == "open") & (Deadline.due_at <= now + WORKLIST_HORIZON)))).one()
+                                       Deadline.status).where(on_worklist)
+                                .order_by(Deadline.due_at).limit(WORKLIST_SHOWN)).all()  # type: ignore[arg-type]
+        worklist_total = session.exec(select(func.count()).select_from(Deadline).where(on_worklist)).one()
         history = _deliveries_over_time(session, now)
         reports = session.exec(select(DeliveryRecord.content_json).where(
             DeliveryRecord.rule.in_(list(report_rules)))  # type: ignore[attr-defined]
