@@ -1,8 +1,10 @@
 """Name and date knowledge the resolver needs: variants of given names, diacritics, formats.
 
 Inputs: raw names and dates as sources write them; the variant table (``name_variants.toml``: Welsh,
-English, Polish and Arabic forms, kept as data) and the curated English nickname data of the
-``nicknames`` package, both read once. Outputs: normalised forms, whether two given names are forms
+English, Polish and Arabic forms, kept as data), the curated English nickname data of the
+``nicknames`` package and Jörg Michael's first-name dictionary (``nam_dict.txt``, shipped in the
+``gender-guesser`` package: about 45,000 given names with their frequency in 54 countries, and 700
+short/long forms), all read once. Outputs: normalised forms, whether two given names are forms
 of one name (Dafydd / Dai, Owain / Owen, Josh / Joshua, Gosia / Małgorzata), whether a spelling is a
 known given name at all, phonetic codes (jellyfish) and candidate readings of a date (day/month
 transposed). Guarantee: pure functions after the data is loaded.
@@ -18,8 +20,11 @@ from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 
+import gender_guesser
 import jellyfish
 import nicknames
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 from streams.clock import Clock
 
@@ -58,6 +63,28 @@ def _nicknames() -> tuple[dict[str, frozenset[str]], frozenset[str]]:
     return {name: frozenset(names) for name, names in related.items()}, frozenset(vocabulary)
 
 
+@lru_cache(maxsize=1)
+def _name_dictionary() -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+    """Jörg Michael's first-name dictionary (GNU FDL; read, never changed): every given name it lists
+    in any country, and its short/long forms (Aga / Agnieszka, Abe / Abraham)."""
+    names: set[str] = set()
+    forms: dict[str, set[str]] = {}
+    path = Path(gender_guesser.__file__).with_name("data") / "nam_dict.txt"
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line[:1] == "#" or len(line) < 30:
+                continue
+            kind, *written = line[:29].split()
+            spellings = [fold(name.replace("+", "")) for name in written]
+            if kind == "=" and len(spellings) == 2 and all(spellings) and spellings[0] != spellings[1]:
+                short, long = spellings
+                forms.setdefault(short, set()).add(long)
+                forms.setdefault(long, set()).add(short)
+            elif kind != "=" and spellings and spellings[0] and " " not in spellings[0]:
+                names.add(spellings[0])
+    return frozenset(names), {name: frozenset(others) for name, others in forms.items()}
+
+
 @lru_cache(maxsize=1 << 16)  # names repeat (Jones, Megan): fold each spelling once
 def fold(text: str | None) -> str:
     """Lower case, no diacritics (Siân -> sian, Paweł -> pawel), letters and single spaces only."""
@@ -75,19 +102,39 @@ def first_given(text: str | None) -> str:
 
 def same_name_group(a: str, b: str) -> bool:
     """Forms of one given name: a line of the variant table (Owain / Owen, Małgorzata / Gosia, Mohammed /
-    Muhammad), or a curated English nickname (Josh / Joshua)."""
+    Muhammad), a curated English nickname (Josh / Joshua) or a short form of the name dictionary (Aga /
+    Agnieszka)."""
     if a == b:
         return True
     groups = _groups()
     if groups.get(a, frozenset()) & groups.get(b, frozenset()):
         return True
-    return b in _nicknames()[0].get(a, ())
+    return b in _nicknames()[0].get(a, ()) or b in _name_dictionary()[1].get(a, ())
 
 
 def known_given_name(name: str) -> bool:
-    """A real given name to the curated data (the variant table or the nickname data): a spelling that is not
-    one is more likely a typing error than another name."""
-    return name in _groups() or name in _nicknames()[1]
+    """A real given name to the curated data (the variant table, the nickname data or the name dictionary):
+    a spelling that is none of these is more likely a typing error than another name."""
+    return name in _groups() or name in _nicknames()[1] or name in _name_dictionary()[0]
+
+
+@lru_cache(maxsize=1 << 16)
+def nearest_given_names(spelling: str) -> frozenset[str]:
+    """The curated given names a spelling that is none may be a typing error of: one edit away (two for
+    seven letters or more), letters swapped counting as one. Ceciklia: Cecilia; Tses: Tess."""
+    if len(spelling) < 3:
+        return frozenset()
+    limit = 2 if len(spelling) >= 7 else 1
+    found = process.extract(spelling, _vocabulary_near(len(spelling), limit), scorer=OSA.distance,
+                            score_cutoff=limit, limit=None)
+    return frozenset(name for name, _distance, _index in found)
+
+
+@lru_cache(maxsize=64)
+def _vocabulary_near(length: int, limit: int) -> tuple[str, ...]:
+    """The curated given names within ``limit`` letters of ``length`` long (no others can be that close)."""
+    every = set(_groups()) | _nicknames()[1] | _name_dictionary()[0]
+    return tuple(sorted(name for name in every if abs(len(name) - length) <= limit))
 
 
 @lru_cache(maxsize=1 << 16)
@@ -140,6 +187,12 @@ def _forms(name: str) -> tuple[str, ...]:
     """The other forms of a name in the variant table (its lines), for typing slips of a form."""
     by_group = _members_by_group()
     return tuple(form for number in _groups().get(name, ()) for form in by_group[number])
+
+
+@lru_cache(maxsize=1 << 16)
+def name_forms(name: str) -> frozenset[str]:
+    """A given name and every form of it the curated data knows (Theresa: Tess, Tessa, Terri...)."""
+    return frozenset((name, *_forms(name), *_nicknames()[0].get(name, ()), *_name_dictionary()[1].get(name, ())))
 
 
 @lru_cache(maxsize=200_000)

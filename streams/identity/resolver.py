@@ -30,6 +30,8 @@ from streams.identity.names import (
     first_given,
     fold,
     known_given_name,
+    name_forms,
+    nearest_given_names,
     one_name,
     parse_date,
     phonetic,
@@ -44,7 +46,10 @@ from streams.identity.names import (
 MATCH_THRESHOLD = 14.0
 REVIEW_THRESHOLD = 9.0
 AMBIGUITY_MARGIN = 3.0
-KNOWN_IN_INDEX = 5  # a given name on this many records of the index is a real name, even if no curated list has it
+# A given name borne in this many families of the index is a real name, even if no curated list has it.
+# Families, not records: a misspelling kept by one source system comes back on every record it sends.
+KNOWN_IN_INDEX = 5
+SIMILAR_SPELLING = 0.8  # Jaro-Winkler: a spelling that is no name, this close to a name, is that name mistyped
 
 
 @dataclass(slots=True)
@@ -111,6 +116,7 @@ class Resolver:
         self.nhs_person: dict[str, str] = {}
         self.family_counts: Counter[str] = Counter()
         self.given_counts: Counter[str] = Counter()
+        self.given_families: dict[str, set[str]] = {}  # up to KNOWN_IN_INDEX family names per given name
         self.total = 0
         self.reviews: list[tuple[str, str, float]] = []
         self.apart: set[frozenset[str]] = set()
@@ -276,36 +282,42 @@ class Resolver:
     def score(self, a: Record, b: Record) -> float:
         """Fellegi-Sunter log2 weight of the evidence that a and b are the same person."""
         parts = self._evidence(a, b)
-        return parts if isinstance(parts, float) else sum(parts)
+        return parts if isinstance(parts, float) else _total(parts)
 
-    def _evidence(self, a: Record, b: Record) -> float | tuple[float, ...]:
-        """A decisive weight (NHS numbers, twins), or the weights of each field: date of birth,
-        names, sex, postcode, address, town."""
+    def _evidence(self, a: Record, b: Record) -> float | tuple[float | None, ...]:
+        """A decisive weight (NHS numbers, twins), or the weights of each field (``FIELDS``): None
+        where either record lacks it."""
         if a.nhs_number and b.nhs_number:
             return 40.0 if a.nhs_number == b.nhs_number else -40.0
         if _twins(a, b, self.real_name):
             return -40.0
+        given_names, family_names = (a.given_name, b.given_name), (a.family_name, b.family_name)
         given, family = self._name_weights(a.given_name, a.family_name, b.given_name, b.family_name)
         if a.date_of_birth and a.date_of_birth == b.date_of_birth and given + family < 8.0:
             # Perhaps written the wrong way round: considered only with the same date of birth.
             swapped_given, swapped_family = self._name_weights(a.given_name, a.family_name, b.family_name, b.given_name)
             if swapped_given + swapped_family - 1.0 > given + family:
                 given, family = swapped_given - 1.0, swapped_family - 1.0
-        sex = (0.5 if a.sex == b.sex else -10.0) if a.sex and b.sex else 0.0
-        postcode = _postcode_weight(a.postcode, b.postcode) if a.postcode and b.postcode else 0.0
+                given_names, family_names = (a.given_name, b.family_name), (a.family_name, b.given_name)
+        both_dates = a.date_of_birth and b.date_of_birth
         # the same address, allowing for typing errors and words in another order
-        address = 1.5 if a.address_line and b.address_line and fuzz.token_sort_ratio(a.address_line, b.address_line) >= 90 else 0.0
-        town = 1.0 if a.town and b.town and JaroWinkler.similarity(a.town, b.town) >= 0.9 else 0.0
-        return (self._date_weight(a.date_of_birth, b.date_of_birth), given + family, sex, postcode, address, town)
+        address = (1.5 if fuzz.token_sort_ratio(a.address_line, b.address_line) >= 90 else 0.0) if a.address_line and b.address_line else None
+        town = (1.0 if JaroWinkler.similarity(a.town, b.town) >= 0.9 else 0.0) if a.town and b.town else None
+        return (self._date_weight(a.date_of_birth, b.date_of_birth) if both_dates else None,
+                given if all(given_names) else None, family if all(family_names) else None,
+                (0.5 if a.sex == b.sex else -10.0) if a.sex and b.sex else None,
+                _postcode_weight(a.postcode, b.postcode) if a.postcode and b.postcode else None, address, town)
 
     def real_name(self, name: str) -> bool:
         """A given name people are really called (curated data, or common in this index), not a typing error."""
-        return known_given_name(name) or self.given_counts[name] >= KNOWN_IN_INDEX
+        return known_given_name(name) or len(self.given_families.get(name, ())) >= KNOWN_IN_INDEX
 
     def score_person(self, record: Record, member_ids: list[str]) -> float:
         """The evidence that ``record`` is this person: for each field, the best agreement among the
-        person's records (one may carry the date of birth, another the current postcode)."""
-        best: list[float] | None = None
+        person's records that have it (one may carry the date of birth, another the current postcode).
+        A record lacking a field says nothing of it: a record with no given name does not hide another
+        member's different one."""
+        best: list[float | None] | None = None
         decisive = -math.inf
         for member_id in member_ids:
             parts = self._evidence(record, self.records[member_id])
@@ -314,8 +326,8 @@ class Resolver:
             elif best is None:
                 best = list(parts)
             else:
-                best = [max(x, y) for x, y in zip(best, parts)]
-        profile = sum(best) if best is not None else -math.inf
+                best = [y if x is None else x if y is None else max(x, y) for x, y in zip(best, parts)]
+        profile = _total(best) if best is not None else -math.inf
         return max(decisive, profile)
 
     @staticmethod
@@ -408,6 +420,9 @@ class Resolver:
             self.family_counts[record.family_name] += 1
         if record.given_name:
             self.given_counts[record.given_name] += 1
+            families = self.given_families.setdefault(record.given_name, set())
+            if record.family_name and len(families) < KNOWN_IN_INDEX:
+                families.add(record.family_name)
         self.total += 1
 
     def _new_person(self) -> str:
@@ -449,6 +464,15 @@ def _one_given_name(a: str, b: str) -> bool:
     return one_name(a, b)
 
 
+# The fields compared, in the order ``_evidence`` gives them, and the weight of each when a record lacks it.
+FIELDS = ("date_of_birth", "given_name", "family_name", "sex", "postcode", "address_line", "town")
+_MISSING_WEIGHT = (0.0, -0.5, -0.5, 0.0, 0.0, 0.0, 0.0)
+
+
+def _total(parts: tuple[float | None, ...] | list[float | None]) -> float:
+    return sum(missing if part is None else part for part, missing in zip(parts, _MISSING_WEIGHT))
+
+
 def _fingerprint(r: Record) -> tuple:
     return (r.given_name, r.family_name, r.date_of_birth, r.sex, r.nhs_number, r.postcode, r.address_line, r.town)
 
@@ -475,13 +499,43 @@ def _twins_as_written(a: Record, b: Record, real_name: Callable[[str], bool]) ->
     if not (a.family_name and b.family_name) or (a.family_name != b.family_name
                                                   and _family_agreement(a.family_name, b.family_name) < 3.0):
         return False  # one family name, or one with a typing slip (Pawliszyn / Paywliszyn): one household
-    same_place = (a.postcode and a.postcode == b.postcode) or (a.address_line and a.address_line == b.address_line)
+    same_place = ((a.postcode and b.postcode and OSA.distance(a.postcode, b.postcode) <= 1)
+                  or (a.address_line and b.address_line and fuzz.token_sort_ratio(a.address_line, b.address_line) >= 90))
     if not same_place or not a.given_name or not b.given_name:
         return False
-    if _one_given_name(a.given_name, b.given_name):
+    return _two_real_names(a.given_name, b.given_name, real_name)
+
+
+def _two_real_names(a: str, b: str, real_name: Callable[[str], bool]) -> bool:
+    """Two different given names, not one name written two ways. Two real names are two children (Ella
+    / Bella). A spelling that is no real name is the other name mistyped when it is close to, alike or
+    the start of a form of it (Megn / Megan, Tses / Theresa's Tess, Dielan / Dylan); otherwise it is read
+    as the real names it may be a typing error of (Ceciklia: Cecilia, so another child than Iestyn). A
+    spelling near no name and unlike the other counts as a different name: refusing a merge is the safe error."""
+    if _one_given_name(a, b) or _abbreviation(a, b):
         return False
-    typo = _close_spelling(a.given_name, b.given_name) and not (real_name(a.given_name) and real_name(b.given_name))
-    return not (typo or _abbreviation(a.given_name, b.given_name))
+    real_a, real_b = real_name(a), real_name(b)
+    if real_a and real_b:
+        return True
+    if real_a or real_b:  # one real name: is the other spelling near a form of it (Tses: Tess, Theresa's)?
+        real, spelling = (a, b) if real_a else (b, a)
+        forms = name_forms(real)
+        if any(_mistyped(spelling, form) for form in forms):
+            return False
+        if all(OSA.distance(spelling, form) > 3 for form in forms):
+            return True  # nothing it may be a typing error of is a typing slip of a form of the other
+    elif _mistyped(a, b):
+        return False  # two spellings that are no names, alike: one name mistyped twice
+    readings_a = {a} if real_a else nearest_given_names(a)
+    readings_b = {b} if real_b else nearest_given_names(b)
+    return not any(_one_given_name(x, y) or _abbreviation(x, y) for x in readings_a for y in readings_b)
+
+
+def _mistyped(spelling: str, name: str) -> bool:
+    """A spelling that is no real name is this name mistyped: close (Megn / Megan), alike (Dielan /
+    Dylan) or cut short (Jac / Jacob)."""
+    return (_close_spelling(spelling, name) or _abbreviation(spelling, name)
+            or JaroWinkler.similarity(spelling, name) >= SIMILAR_SPELLING)
 
 
 def _abbreviation(a: str, b: str) -> bool:

@@ -194,6 +194,42 @@ class TestClassesMissedOnOutsideData:
         assert clusters([person("a", "Jacob", "Lanyon", "2016-01-12"), person("b", "Jac", "Lanyon", "2016-01-12")]) \
             == [{"a", "b"}]  # a name cut short is not another child
 
+    @pytest.mark.parametrize("written", ["Tses", "Dielan"])
+    def test_a_spelling_that_is_no_name_is_read_as_the_name_it_is_near(self, written):
+        """Tses is Tess mistyped (Theresa's nickname); Dielan is Dylan written as heard: no second child."""
+        real = {"Tses": "Theresa", "Dielan": "Dylan"}[written]
+        assert clusters([person("a", real, "Whetham", "2016-01-12", sex="f"), person("b", written, "Whetham", "2016-01-12", sex="f")]) \
+            == [{"a", "b"}]
+
+    def test_a_misspelling_of_another_name_is_the_other_twin(self):
+        """Ceciklia is no name, but it is Cecilia mistyped, not Iestyn: twins stay apart."""
+        assert clusters([person("a", "Iestyn", "Bligh", "2014-06-04"), person("b", "Ceciklia", "Bligh", "2014-06-04")]) \
+            == [{"a"}, {"b"}]
+
+    def test_a_misspelling_repeated_by_one_family_does_not_become_a_real_name(self):
+        """A source system keeps its misspelling and sends it on every record: still one family's spelling, so
+        Zioned stays Sioned mistyped; a spelling borne in five families is a name the curated data lacks."""
+        records = [person("a", "Sioned", "Whetham", "2016-03-22", sex="f")]
+        addresses = ["Heol y Castell", "Heol y Castel", "Heoly Castell", "Castell Heol y", "Heol y Castell Uchaf", "Heol y Castall"]
+        records += [person(f"z{i}", "Zioned", "Whetham", "2016-03-22", sex="f", address=address) for i, address in enumerate(addresses)]
+        resolver = Resolver()
+        assert len({resolver.resolve(record).person_id for record in records}) == 1
+        assert resolver.given_counts["zioned"] == 6 and not resolver.real_name("zioned")
+        for i, family in enumerate(["Bevan", "Price", "Lloyd", "Morgan", "Hughes"]):
+            resolver.resolve(person(f"f{i}", "Zioned", family, "2010-01-01"))
+        assert resolver.real_name("zioned")
+
+    def test_a_record_without_a_given_name_does_not_hide_a_twins_different_name(self):
+        """The nameless record joins Fatima; Sophia (family name left blank) must still meet Fatima's name."""
+        records = [person("a", "Fatima", "Ales", "2019-08-27", sex="f"), person("b", "", "Ales", "2019-08-27", sex="f"),
+                   person("c", "Sophia", "", "2019-08-27", sex="f")]
+        assert {"a", "c"} not in [group & {"a", "c"} for group in clusters(records)]
+
+    def test_twins_stay_apart_when_one_address_is_mistyped(self):
+        assert clusters([person("a", "Kris", "Lohe", "2022-05-24", postcode="SA31 9DW", address="Lon Lqs"),
+                         person("b", "Zainab", "Lohe", "2022-05-24", postcode="SA31F 9DW", address="Lon Las")]) \
+            == [{"a"}, {"b"}]
+
     def test_a_parent_and_child_of_one_name_decades_apart_still_never_merge(self):
         assert clusters([person("a", "Owain", "Pritchard", "1988-03-09"), person("b", "Owen", "Pritchard", "2014-03-09")]) \
             == [{"a"}, {"b"}]
