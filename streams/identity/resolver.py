@@ -225,9 +225,10 @@ class Resolver:
         if frozenset((person_a, person_b)) in self.apart:
             return False
         members_a = [self.records[m] for m in self.members[person_a]] + ([bridge] if bridge else [])
-        if any(self._contradicts(self.records[m], a) for m in self.members[person_b] for a in members_a):
+        members_b = [self.records[m] for m in self.members[person_b]]
+        if any(self._contradicts(b, a) for b in members_b for a in members_a) or self._disagree(members_a, members_b):
             return False
-        return max(self.score(self.records[m], a) for m in self.members[person_b] for a in members_a) >= REVIEW_THRESHOLD
+        return max(self.score(b, a) for b in members_b for a in members_a) >= REVIEW_THRESHOLD
 
     # -- decision ------------------------------------------------------------------------------
     def _decide(self, record: Record) -> Decision:
@@ -266,18 +267,26 @@ class Resolver:
         return tuple(other for other in strong if all(self.compatible(other, kept) for kept in strong if kept != other))
 
     def _conflicts(self, record: Record, person: str) -> bool:
-        """Any member that contradicts the record vetoes the merge, so no record can bridge two people:
-        a different valid NHS number, a twin, a clearly different date of birth, a different sex."""
-        return any(self._contradicts(record, self.records[member_id]) for member_id in self.members[person])
+        """Whether the record cannot be this person, so cannot bridge it to another: any member with a
+        different valid NHS number or who is the record's twin; or a date of birth (or sex) that no member
+        with one agrees with (parent and child of one name). One member's mistyped date does not veto
+        a record that agrees with the others."""
+        members = [self.records[member_id] for member_id in self.members[person]]
+        return any(self._contradicts(record, member) for member in members) or self._disagree([record], members)
 
     def _contradicts(self, a: Record, b: Record) -> bool:
-        if a.nhs_number and b.nhs_number and a.nhs_number != b.nhs_number:
+        """Two records that are never one person, whoever else shares their person."""
+        return bool(a.nhs_number and b.nhs_number and a.nhs_number != b.nhs_number) or _twins(a, b, self.real_name)
+
+    def _disagree(self, group_a: list[Record], group_b: list[Record]) -> bool:
+        """No date of birth in one group agrees with any in the other (the same, or a date a day, a
+        month or a year out, or transposed), or no sex does: two people."""
+        dates_a = {r.date_of_birth for r in group_a if r.date_of_birth}
+        dates_b = {r.date_of_birth for r in group_b if r.date_of_birth}
+        if dates_a and dates_b and all(self._date_weight(x, y) < 0 for x in dates_a for y in dates_b):
             return True
-        if _twins(a, b, self.real_name):
-            return True
-        if a.date_of_birth and b.date_of_birth and self._date_weight(a.date_of_birth, b.date_of_birth) < 0:
-            return True
-        return bool(a.sex and b.sex and a.sex != b.sex)
+        sexes_a, sexes_b = {r.sex for r in group_a if r.sex}, {r.sex for r in group_b if r.sex}
+        return bool(sexes_a and sexes_b and not sexes_a & sexes_b)
 
     def score(self, a: Record, b: Record) -> float:
         """Fellegi-Sunter log2 weight of the evidence that a and b are the same person."""
@@ -333,7 +342,7 @@ class Resolver:
     @staticmethod
     def _date_weight(a: date | None, b: date | None) -> float:
         if a is None or b is None:
-            return 0.0  # missing: no evidence either way (a conflicting date vetoes, see _conflicts)
+            return 0.0  # missing: no evidence either way (a date no member agrees with vetoes, see _conflicts)
         if a == b:
             return 10.0
         if transposed(a) == b:

@@ -225,6 +225,12 @@ class TestClassesMissedOnOutsideData:
                    person("c", "Sophia", "", "2019-08-27", sex="f")]
         assert {"a", "c"} not in [group & {"a", "c"} for group in clusters(records)]
 
+    def test_one_members_mistyped_date_does_not_keep_out_a_record_that_agrees_with_the_others(self):
+        """1994 is 1992 mistyped (one digit) and joins; the third record is a day out from the first but two
+        fields out from the mistyped one: it agrees with the person's dates, so it joins too."""
+        assert clusters([person("a", "Aleva", "Groen", "1992-06-09"), person("b", "Aleva", "Groen", "1994-06-09"),
+                         person("c", "Aleva", "Groen", "1992-06-10")]) == [{"a", "b", "c"}]
+
     def test_twins_stay_apart_when_one_address_is_mistyped(self):
         assert clusters([person("a", "Kris", "Lohe", "2022-05-24", postcode="SA31 9DW", address="Lon Lqs"),
                          person("b", "Zainab", "Lohe", "2022-05-24", postcode="SA31F 9DW", address="Lon Las")]) \
