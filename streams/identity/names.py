@@ -63,10 +63,17 @@ def _nicknames() -> tuple[dict[str, frozenset[str]], frozenset[str]]:
     return {name: frozenset(names) for name, names in related.items()}, frozenset(vocabulary)
 
 
+# Columns of the dictionary's frequency table (from column 30) for the countries whose names are
+# common in Wales: Great Britain, Ireland, the USA (English names), Poland, Turkey, Arabia/Persia, India.
+_COUNTRIES_HERE = (0, 1, 2, 23, 46, 47, 50)
+
+
 @lru_cache(maxsize=1)
-def _name_dictionary() -> tuple[frozenset[str], dict[str, frozenset[str]]]:
-    """Jörg Michael's first-name dictionary (GNU FDL; read, never changed): every given name it lists
-    in any country, and its short/long forms (Aga / Agnieszka, Abe / Abraham)."""
+def _name_dictionary() -> tuple[frozenset[str], frozenset[str], dict[str, frozenset[str]]]:
+    """Jörg Michael's first-name dictionary (GNU FDL; read, never changed): the given names borne in the
+    countries whose names are common here, every name it lists in any country, and its short/long
+    forms (Aga / Agnieszka, Abe / Abraham)."""
+    here: set[str] = set()
     names: set[str] = set()
     forms: dict[str, set[str]] = {}
     path = Path(gender_guesser.__file__).with_name("data") / "nam_dict.txt"
@@ -82,7 +89,9 @@ def _name_dictionary() -> tuple[frozenset[str], dict[str, frozenset[str]]]:
                 forms.setdefault(long, set()).add(short)
             elif kind != "=" and spellings and spellings[0] and " " not in spellings[0]:
                 names.add(spellings[0])
-    return frozenset(names), {name: frozenset(others) for name, others in forms.items()}
+                if any(line[30 + column:31 + column].strip() for column in _COUNTRIES_HERE):
+                    here.add(spellings[0])
+    return frozenset(here), frozenset(names), {name: frozenset(others) for name, others in forms.items()}
 
 
 @lru_cache(maxsize=1 << 16)  # names repeat (Jones, Megan): fold each spelling once
@@ -109,12 +118,14 @@ def same_name_group(a: str, b: str) -> bool:
     groups = _groups()
     if groups.get(a, frozenset()) & groups.get(b, frozenset()):
         return True
-    return b in _nicknames()[0].get(a, ()) or b in _name_dictionary()[1].get(a, ())
+    return b in _nicknames()[0].get(a, ()) or b in _name_dictionary()[2].get(a, ())
 
 
 def known_given_name(name: str) -> bool:
-    """A real given name to the curated data (the variant table, the nickname data or the name dictionary):
-    a spelling that is none of these is more likely a typing error than another name."""
+    """A real given name to the curated data (the variant table, the nickname data, or the name dictionary's
+    names borne in Britain, Ireland, the USA, Poland, Turkey, the Arab countries or India): a spelling
+    that is none of these is more likely a typing error than another name (Idriz, a name in the Balkans,
+    is read as Idris mistyped here)."""
     return name in _groups() or name in _nicknames()[1] or name in _name_dictionary()[0]
 
 
@@ -133,7 +144,7 @@ def nearest_given_names(spelling: str) -> frozenset[str]:
 @lru_cache(maxsize=64)
 def _vocabulary_near(length: int, limit: int) -> tuple[str, ...]:
     """The curated given names within ``limit`` letters of ``length`` long (no others can be that close)."""
-    every = set(_groups()) | _nicknames()[1] | _name_dictionary()[0]
+    every = set(_groups()) | _nicknames()[1] | _name_dictionary()[1]
     return tuple(sorted(name for name in every if abs(len(name) - length) <= limit))
 
 
@@ -192,7 +203,7 @@ def _forms(name: str) -> tuple[str, ...]:
 @lru_cache(maxsize=1 << 16)
 def name_forms(name: str) -> frozenset[str]:
     """A given name and every form of it the curated data knows (Theresa: Tess, Tessa, Terri...)."""
-    return frozenset((name, *_forms(name), *_nicknames()[0].get(name, ()), *_name_dictionary()[1].get(name, ())))
+    return frozenset((name, *_forms(name), *_nicknames()[0].get(name, ()), *_name_dictionary()[2].get(name, ())))
 
 
 @lru_cache(maxsize=200_000)
