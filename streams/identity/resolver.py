@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA, JaroWinkler
@@ -40,6 +41,9 @@ from streams.identity.names import (
     transposed,
     typing_slip,
 )
+
+if TYPE_CHECKING:
+    from streams.identity.learning import LearntWeights
 
 # Log2 evidence needed to merge. 14 meets precision >= 0.995 with recall >= 0.95 on the benchmark's
 # families (15: precision 0.9965, recall 0.947); a deployment may raise it (SAFEGUARD_IDENTITY_MATCH_THRESHOLD).
@@ -105,10 +109,11 @@ class Decision:
 class Resolver:
     """An in-memory master person index; ``resolve`` assigns each record to a person."""
 
-    def __init__(self, match_threshold: float = MATCH_THRESHOLD) -> None:
+    def __init__(self, match_threshold: float = MATCH_THRESHOLD, weights: LearntWeights | None = None) -> None:
         if match_threshold < REVIEW_THRESHOLD:
             raise ValueError(f"match_threshold {match_threshold} is below the review band ({REVIEW_THRESHOLD})")
         self.match_threshold = match_threshold
+        self.weights = weights  # learnt from the records (streams/identity/learning.py); None: the curated weights
         self.records: dict[str, Record] = {}
         self.person_of: dict[str, str] = {}
         self.members: dict[str, list[str]] = defaultdict(list)
@@ -312,10 +317,14 @@ class Resolver:
         # the same address, allowing for typing errors and words in another order
         address = (1.5 if fuzz.token_sort_ratio(a.address_line, b.address_line) >= 90 else 0.0) if a.address_line and b.address_line else None
         town = (1.0 if JaroWinkler.similarity(a.town, b.town) >= 0.9 else 0.0) if a.town and b.town else None
-        return (self._date_weight(a.date_of_birth, b.date_of_birth) if both_dates else None,
-                given if all(given_names) else None, family if all(family_names) else None,
-                (0.5 if a.sex == b.sex else -10.0) if a.sex and b.sex else None,
-                _postcode_weight(a.postcode, b.postcode) if a.postcode and b.postcode else None, address, town)
+        parts = (self._date_weight(a.date_of_birth, b.date_of_birth) if both_dates else None,
+                 given if all(given_names) else None, family if all(family_names) else None,
+                 (0.5 if a.sex == b.sex else -10.0) if a.sex and b.sex else None,
+                 _postcode_weight(a.postcode, b.postcode) if a.postcode and b.postcode else None, address, town)
+        if self.weights is None:
+            return parts
+        level = self.weights.level  # names were weighed by their own functions, with their frequency
+        return tuple(part if part is None or field in (1, 2) else level(field, part) for field, part in enumerate(parts))
 
     def real_name(self, name: str) -> bool:
         """A given name people are really called (curated data, or common in this index), not a typing error."""
@@ -357,23 +366,31 @@ class Resolver:
     def _name_weights(self, given_a: str, family_a: str, given_b: str, family_b: str) -> tuple[float, float]:
         return self._given_weight(given_a, given_b), self._family_weight(family_a, family_b)
 
+    def _frequency(self, counts: Counter[str], name: str) -> float:
+        return (counts[name] + 1) / (self.total + 50)
+
     def _tf_weight(self, counts: Counter[str], name: str, cap: float) -> float:
-        frequency = (counts[name] + 1) / (self.total + 50)
-        return max(1.0, min(cap, math.log2(0.95 / frequency)))
+        return max(1.0, min(cap, math.log2(0.95 / self._frequency(counts, name))))
 
     def _given_weight(self, a: str, b: str) -> float:
         if not a or not b:
             return -0.5
         if a == b:
+            if self.weights is not None:
+                return self.weights.exact(1, self._frequency(self.given_counts, a))
             return self._tf_weight(self.given_counts, a, 8.0)
-        return _given_agreement(a, b)
+        weight = _given_agreement(a, b)
+        return weight if self.weights is None else self.weights.level(1, weight)
 
     def _family_weight(self, a: str, b: str) -> float:
         if not a or not b:
             return -0.5
         if a == b:
+            if self.weights is not None:
+                return self.weights.exact(2, self._frequency(self.family_counts, a))
             return self._tf_weight(self.family_counts, a, 9.0)
-        return _family_agreement(a, b)
+        weight = _family_agreement(a, b)
+        return weight if self.weights is None else self.weights.level(2, weight)
 
     # -- index ---------------------------------------------------------------------------------
     def _keys(self, record: Record, indexing: bool = False) -> set[str]:

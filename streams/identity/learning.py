@@ -1,0 +1,182 @@
+"""Match weights learnt from the records themselves: Fellegi-Sunter m and u by expectation-maximisation.
+
+Inputs: person records (the file or index to be resolved). Outputs: ``LearntWeights``: for every field
+the resolver compares and every comparison level it grades (exact, a form of the name, a typing slip,
+a day out, one character of the postcode...), the log2 ratio m/u of how often true matches and
+non-matches among the resolver's own candidate pairs agree at that level, the share of candidate
+pairs that are matches (lambda) and the merge threshold that share implies. Exact name agreement keeps
+its term-frequency adjustment: a shared rare name weighs more than the learnt average, a common one less.
+
+Guarantees: the candidate pairs are the ones the resolver itself would weigh (its blocking, each
+record against the records before it), so the weights describe the decisions it makes; the safety
+rules are not learnt and not weakened (NHS numbers, twins, a date no member agrees with, the review
+band below the threshold); too few candidate pairs or an estimate that does not separate matches from
+non-matches leaves the curated weights in place (``learn_weights`` returns None) rather than guessing.
+Deterministic: the same records in the same order give the same weights.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from streams.identity.resolver import FIELDS, MATCH_THRESHOLD, Record, Resolver
+
+EXACT = "exact"  # the level of two equal names (its weight is then adjusted for the name's frequency)
+# The curated weights of the other levels name them (resolver.py: _given_agreement, _family_agreement).
+GIVEN_LEVELS = frozenset({4.0, 3.0, 2.0, 1.0, -6.0})
+FAMILY_LEVELS = frozenset({3.0, 1.5, 0.5, -5.0})
+MIN_PAIRS = 2_000  # fewer candidate pairs than this: nothing to learn from, keep the curated weights
+MAX_PAIRS = 400_000
+ITERATIONS = 40
+RANDOM_PAIRS = 50_000
+MATCH_PROBABILITY = 0.999  # the posterior a merge needs; with lambda it gives the learnt threshold
+
+
+@dataclass(frozen=True)
+class LearntWeights:
+    """Per field (index into ``FIELDS``) and level, the learnt weight on the resolver's scale; and how it was learnt."""
+
+    levels: tuple[dict[object, float], ...]
+    exact_m: tuple[float, float]  # given, family: m of exact agreement (its u is the name's own frequency)
+    scale: float  # learnt log2 m/u times this: the learnt threshold lands on the resolver's (MATCH_THRESHOLD)
+    match_share: float  # lambda: the share of all record pairs that are matches
+    learnt_threshold: float  # before scaling
+    pairs: int
+
+    def level(self, field: int, curated: float) -> float:
+        return self.levels[field].get(curated, curated)
+
+    def exact(self, field: int, frequency: float) -> float:
+        """Two equal names: m over the chance that two records share this name (term frequency)."""
+        return self.scale * math.log2(self.exact_m[field - 1] / frequency)
+
+    def describe(self) -> list[str]:
+        lines = [f"learnt from {self.pairs:,} candidate pairs and {RANDOM_PAIRS:,} random pairs; matches "
+                 f"{self.match_share:.2e} of all pairs; learnt threshold {self.learnt_threshold:.1f}, "
+                 f"scaled by {self.scale:.2f} to {MATCH_THRESHOLD:.0f}"]
+        for field, levels in zip(FIELDS, self.levels):
+            shown = ", ".join(f"{level}: {weight:+.1f}" for level, weight in sorted(levels.items(), key=lambda kv: -kv[1]))
+            lines.append(f"  {field}: {shown}")
+        return lines
+
+
+def comparison_levels(resolver: Resolver, a: Record, b: Record) -> tuple[object, ...] | None:
+    """The level each field agrees at (None where a record lacks it), or None for a pair decided by a
+    rule (NHS numbers, twins) or weighed by one (names written the wrong way round): they teach nothing."""
+    parts = resolver._evidence(a, b)
+    if isinstance(parts, float):
+        return None
+    given = None if parts[1] is None else EXACT if a.given_name == b.given_name else parts[1]
+    family = None if parts[2] is None else EXACT if a.family_name == b.family_name else parts[2]
+    if (given not in (None, EXACT) and given not in GIVEN_LEVELS) or (family not in (None, EXACT) and family not in FAMILY_LEVELS):
+        return None
+    return (parts[0], given, family, *parts[3:])
+
+
+def learn_weights(records: list[Record], seed: int = 7) -> LearntWeights | None:
+    """u from random pairs of the records, m and the share of matches by EM over the candidate pairs the
+    resolver would weigh (each record against the ones before it). None when there is too little to learn from."""
+    scout = Resolver()
+    vectors: list[tuple[object, ...]] = []
+    sampler = random.Random(seed)
+    seen = 0
+    filed: list[Record] = []
+    for record in records:
+        if scout.decide(record).duplicate_of is not None:
+            continue
+        for candidate_id in sorted(scout._candidates(record)):
+            vector = comparison_levels(scout, record, scout.records[candidate_id])
+            if vector is None:
+                continue
+            seen += 1
+            if len(vectors) < MAX_PAIRS:
+                vectors.append(vector)
+            elif (slot := sampler.randrange(seen)) < MAX_PAIRS:
+                vectors[slot] = vector
+        scout._add(record, scout._new_person())  # filed on its own: blocking only, no decision
+        filed.append(record)
+    if len(vectors) < MIN_PAIRS or len(filed) < 2:
+        return None
+    random_vectors = []
+    for _ in range(RANDOM_PAIRS):
+        a, b = sampler.sample(filed, 2)
+        vector = comparison_levels(scout, a, b)
+        if vector is not None:
+            random_vectors.append(vector)
+    frequencies = [_frequencies(scout.given_counts), _frequencies(scout.family_counts)]
+    return _estimate(vectors, random_vectors, frequencies, len(filed))
+
+
+def _frequencies(counts: Counter[str]) -> float:
+    """The chance that two records with the name both have the same one: sum of squared shares."""
+    total = sum(counts.values())
+    return sum((count / total) ** 2 for count in counts.values()) if total else 1.0
+
+
+def _estimate(vectors: list[tuple[object, ...]], random_vectors: list[tuple[object, ...]], exact_u: list[float],
+              record_count: int) -> LearntWeights | None:
+    fields = len(FIELDS)
+    level_ids: list[dict[object, int]] = [{} for _ in range(fields)]
+    for vector in vectors + random_vectors:
+        for field, level in enumerate(vector):
+            if level is not None:
+                level_ids[field].setdefault(level, len(level_ids[field]))
+
+    def table(sample: list[tuple[object, ...]]) -> tuple[np.ndarray, np.ndarray]:
+        patterns = Counter(tuple(-1 if level is None else level_ids[f][level] for f, level in enumerate(v)) for v in sample)
+        return np.array(list(patterns), dtype=np.int64), np.array(list(patterns.values()), dtype=np.float64)
+
+    random_rows, random_counts = table(random_vectors)
+    u = []
+    for f in range(fields):
+        present = random_rows[:, f] >= 0
+        counted = np.bincount(random_rows[present, f], weights=random_counts[present], minlength=len(level_ids[f])) + 0.5
+        u.append(counted / counted.sum())
+    for f, share in ((1, exact_u[0]), (2, exact_u[1])):  # exact names: the chance two records share a name
+        if EXACT in level_ids[f]:
+            u[f][level_ids[f][EXACT]] = share
+    rows, counts = table(vectors)
+    m = [np.array([2.0 ** _start_weight(level) for level in ids], dtype=np.float64) for ids in level_ids]
+    m = [values / values.sum() for values in m]
+    share = 0.5
+    for _ in range(ITERATIONS):
+        log_match = np.full(len(rows), math.log(share))
+        log_other = np.full(len(rows), math.log(1 - share))
+        for f in range(fields):
+            present = rows[:, f] >= 0
+            log_match[present] += np.log(m[f][rows[present, f]])
+            log_other[present] += np.log(u[f][rows[present, f]])
+        match = 1.0 / (1.0 + np.exp(np.clip(log_other - log_match, -700, 700)))
+        weighted = match * counts
+        share = float(np.clip(weighted.sum() / counts.sum(), 1e-6, 1 - 1e-6))
+        for f in range(fields):
+            present = rows[:, f] >= 0
+            m_f = np.bincount(rows[present, f], weights=weighted[present], minlength=len(level_ids[f])) + 0.5
+            m[f] = m_f / m_f.sum()
+    matches = share * counts.sum()
+    pair_share = min(max(matches / (record_count * (record_count - 1) / 2), 1e-12), 0.5)
+    learnt_threshold = math.log2(MATCH_PROBABILITY / (1 - MATCH_PROBABILITY)) - math.log2(pair_share / (1 - pair_share))
+    if learnt_threshold <= 0:
+        return None
+    scale = MATCH_THRESHOLD / learnt_threshold
+    levels = tuple({level: scale * float(np.log2(m[f][i] / u[f][i])) for level, i in ids.items() if level != EXACT}
+                   for f, ids in enumerate(level_ids))
+    exact_m = tuple(float(m[f][level_ids[f][EXACT]]) if EXACT in level_ids[f] else 0.9 for f in (1, 2))
+    if levels[0].get(10.0, 0.0) <= 0:
+        return None  # matches were not found to share their date of birth: the estimate is not to be trusted
+    return LearntWeights(levels=levels, exact_m=exact_m, scale=scale, match_share=pair_share,
+                         learnt_threshold=learnt_threshold, pairs=len(vectors))
+
+
+def _start_weight(level: object) -> float:
+    return 6.0 if level == EXACT else float(level)  # a curated level is named by its curated weight
+
+
+def learnt_resolver(records: list[Record]) -> Resolver:
+    """A resolver weighing with the weights learnt from ``records`` (the curated ones if nothing could be learnt)."""
+    return Resolver(weights=learn_weights(records))

@@ -1,0 +1,85 @@
+"""Weights learnt by EM: the estimate recovers a known model, and the safety rules are not learnt away."""
+
+import math
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.corrupted_people import CorruptedPeople
+from streams.identity.learning import EXACT, MATCH_THRESHOLD, _estimate, learn_weights, learnt_resolver
+from streams.identity.resolver import FIELDS, Record
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# A known model: per field, level -> (m, u). Exact names are given their own u (the name frequency).
+MODEL = [
+    {10.0: (0.9, 0.001), 3.0: (0.07, 0.02), -12.0: (0.03, 0.979)},
+    {EXACT: (0.8, 0.01), 3.0: (0.15, 0.05), -6.0: (0.05, 0.94)},
+    {EXACT: (0.85, 0.02), -5.0: (0.15, 0.98)},
+    {0.5: (0.98, 0.5), -10.0: (0.02, 0.5)},
+    {4.0: (0.7, 0.001), -2.5: (0.3, 0.999)},
+    {1.5: (0.6, 0.01), 0.0: (0.4, 0.99)},
+    {1.0: (0.8, 0.1), 0.0: (0.2, 0.9)},
+]
+
+
+def draw(rng: random.Random, matching: bool) -> tuple:
+    vector = []
+    for field in MODEL:
+        levels = list(field)
+        weights = [field[level][0 if matching else 1] for level in levels]
+        vector.append(rng.choices(levels, weights)[0])
+    return tuple(vector)
+
+
+def test_em_recovers_the_m_probabilities_and_share_of_a_known_model():
+    rng = random.Random(3)
+    candidates = [draw(rng, matching=rng.random() < 0.3) for _ in range(60_000)]
+    random_pairs = [draw(rng, matching=False) for _ in range(200_000)]
+    learnt = _estimate(candidates, random_pairs, [MODEL[1][EXACT][1], MODEL[2][EXACT][1]], record_count=10_000)
+    assert learnt is not None
+    assert abs(learnt.match_share * (10_000 * 9_999 / 2) / 60_000 - 0.3) < 0.02  # matches among the candidates
+    for field, levels in enumerate(MODEL):
+        for level, (m, u) in levels.items():
+            if level == EXACT:
+                assert abs(learnt.exact_m[field - 1] - m) < 0.03, (FIELDS[field], level)
+            else:
+                expected = learnt.scale * math.log2(m / u)
+                assert abs(learnt.levels[field][level] - expected) < 0.35 * learnt.scale + 0.1, (FIELDS[field], level)
+    assert abs(learnt.learnt_threshold * learnt.scale - MATCH_THRESHOLD) < 1e-9  # the learnt threshold lands on ours
+
+
+def test_too_few_records_keep_the_curated_weights():
+    records = [Record.from_raw(str(i), given_name="Nia", family_name="Jones", date_of_birth="2016-01-12") for i in range(5)]
+    assert learn_weights(records) is None
+    assert learnt_resolver(records).weights is None
+
+
+def test_learnt_weights_do_not_learn_away_twins_or_nhs_numbers():
+    seen, _twins = CorruptedPeople(5).records(600)
+    records = [Record.from_raw(str(i), **raw) for i, (raw, _) in enumerate(seen)]
+    resolver = learnt_resolver(records)
+    assert resolver.weights is not None and resolver.weights.pairs >= 2_000
+    for record in records:
+        resolver.resolve(record)
+    ella = Record.from_raw("ella", given_name="Ella", family_name="Cadwaladr", date_of_birth="2016-01-12", postcode="LD1 5LG")
+    bella = Record.from_raw("bella", given_name="Bella", family_name="Cadwaladr", date_of_birth="2016-01-12", postcode="LD1 5LG")
+    assert resolver.resolve(ella).person_id != resolver.resolve(bella).person_id
+    first = Record.from_raw("n1", given_name="Osian", family_name="Prydderch", date_of_birth="2015-02-03", nhs_number="9434765919")
+    second = Record.from_raw("n2", given_name="Osian", family_name="Prydderch", date_of_birth="2015-02-03", nhs_number="9434765870")
+    assert resolver.resolve(first).person_id != resolver.resolve(second).person_id
+
+
+def test_the_command_learns_from_the_file_when_asked(tmp_path):
+    seen, _twins = CorruptedPeople(5).records(600)
+    source, target = tmp_path / "people.csv", tmp_path / "persons.csv"
+    columns = ["record_id", *seen[0][0]]
+    lines = [",".join(columns)] + [",".join([str(i), *(str(raw[c] or "").replace(",", " ") for c in columns[1:])])
+                                   for i, (raw, _) in enumerate(seen)]
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "streams.cli", "identity", "resolve", str(source), "--out", str(target),
+                             "--learn-weights"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "learnt from" in result.stderr and "date_of_birth:" in result.stderr
+    assert len(target.read_text(encoding="utf-8").splitlines()) == len(seen) + 1
