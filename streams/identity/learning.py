@@ -30,7 +30,7 @@ EXACT = "exact"  # the level of two equal names (its weight is then adjusted for
 # The curated weights of the other levels name them (resolver.py: _given_agreement, _family_agreement).
 GIVEN_LEVELS = frozenset({4.0, 3.0, 2.0, 1.0, -6.0})
 FAMILY_LEVELS = frozenset({3.0, 1.5, 0.5, -5.0})
-MIN_PAIRS = 2_000  # fewer candidate pairs than this: nothing to learn from, keep the curated weights
+MIN_PAIRS = 300  # fewer candidate pairs than this: nothing to learn from, keep the curated weights
 MAX_PAIRS = 400_000
 ITERATIONS = 40
 RANDOM_PAIRS = 50_000
