@@ -13,6 +13,7 @@ transposed). Guarantee: pure functions after the data is loaded.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import re
 import tomllib
 import unicodedata
@@ -20,7 +21,6 @@ from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 
-import gender_guesser
 import jellyfish
 import nicknames
 from rapidfuzz import process
@@ -76,7 +76,11 @@ def _name_dictionary() -> tuple[frozenset[str], frozenset[str], dict[str, frozen
     here: set[str] = set()
     names: set[str] = set()
     forms: dict[str, set[str]] = {}
-    path = Path(gender_guesser.__file__).with_name("data") / "nam_dict.txt"
+    # Located without importing the package: its data file is read as shipped (GNU FDL); its code (GPLv3) is not run.
+    spec = importlib.util.find_spec("gender_guesser")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("the gender-guesser package (its first-name dictionary) is not installed")
+    path = Path(spec.origin).with_name("data") / "nam_dict.txt"
     with path.open(encoding="utf-8") as handle:
         for line in handle:
             if line[:1] == "#" or len(line) < 30:
