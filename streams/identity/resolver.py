@@ -415,6 +415,9 @@ class Resolver:
                 keys.add(f"gf:{given_code}:{family_code}:{partial}")
                 if not indexing:
                     keys.add(f"gf:{family_code}:{given_code}:{partial}")  # written the wrong way round
+                if dob:  # one name mistyped or replaced and one field of the date: the other name still meets
+                    keys.add(f"fd:{family_code}:{partial}")
+                    keys.add(f"gd:{given_code}:{family[:1]}:{partial}")
             parts = surname_parts(family)
             # Filed only for double surnames (Parry-Jones under Parry and Jones); every record looks
             # them up. A single surname filed here too would make "Jones, initial C" huge.
