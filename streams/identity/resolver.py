@@ -53,6 +53,8 @@ AMBIGUITY_MARGIN = 3.0
 # A given name borne in this many families of the index is a real name, even if no curated list has it.
 # Families, not records: a misspelling kept by one source system comes back on every record it sends.
 KNOWN_IN_INDEX = 5
+KEY_LIMIT = 500  # records under one blocking key beyond which it is skipped
+LOOSE_KEY_LIMIT = 40
 SIMILAR_SPELLING = 0.8  # Jaro-Winkler: a spelling that is no name, this close to a name, is that name mistyped
 
 
@@ -415,9 +417,8 @@ class Resolver:
                 keys.add(f"gf:{given_code}:{family_code}:{partial}")
                 if not indexing:
                     keys.add(f"gf:{family_code}:{given_code}:{partial}")  # written the wrong way round
-                if dob:  # one name mistyped or replaced and one field of the date: the other name still meets
+                if dob:  # a given name mistyped or replaced and one field of the date: the family name still meets
                     keys.add(f"fd:{family_code}:{partial}")
-                    keys.add(f"gd:{given_code}:{family[:1]}:{partial}")
             parts = surname_parts(family)
             # Filed only for double surnames (Parry-Jones under Parry and Jones); every record looks
             # them up. A single surname filed here too would make "Jones, initial C" huge.
@@ -432,7 +433,9 @@ class Resolver:
         found: set[str] = set()
         for key in self._keys(record):
             bucket = self.blocks.get(key, ())
-            if len(bucket) <= 500:  # a key shared by hundreds is no evidence: skip it
+            # A key shared by hundreds is no evidence: skip it. The family name with part of a date is
+            # looser: skipped from a few dozen, so a large index keeps its pace.
+            if len(bucket) <= (LOOSE_KEY_LIMIT if key[:3] == "fd:" else KEY_LIMIT):
                 found.update(bucket)
         return found
 

@@ -231,6 +231,13 @@ class TestClassesMissedOnOutsideData:
         assert clusters([person("a", "Aleva", "Groen", "1992-06-09"), person("b", "Aleva", "Groen", "1994-06-09"),
                          person("c", "Aleva", "Groen", "1992-06-10")]) == [{"a", "b", "c"}]
 
+    def test_a_record_with_its_given_name_and_its_date_both_mistyped_is_still_found(self):
+        """No blocking key of name and exact date is shared (Casper / Jasper, August / September): the family
+        name with the rest of the date still finds the person."""
+        assert clusters([person("a", "Casper", "Huxley", "2022-08-27", postcode="NP44 9SQ", address="Maes Glas"),
+                         person("b", "Jasper", "Huxley", "2022-09-27", postcode="NP44 9SQ", address="Maes Glas")]) \
+            == [{"a", "b"}]
+
     def test_twins_stay_apart_when_one_address_is_mistyped(self):
         assert clusters([person("a", "Kris", "Lohe", "2022-05-24", postcode="SA31 9DW", address="Lon Lqs"),
                          person("b", "Zainab", "Lohe", "2022-05-24", postcode="SA31F 9DW", address="Lon Las")]) \
