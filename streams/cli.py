@@ -609,7 +609,8 @@ def build_parser() -> argparse.ArgumentParser:
     resolve.add_argument("input")
     resolve.add_argument("--out", required=True)
     resolve.add_argument("--learn-weights", action="store_true",
-                         help="weigh with m/u learnt from this file by EM instead of the curated weights (see README)")
+                         help="weigh with m/u learnt from this file by EM instead of the curated weights; better on "
+                              "FEBRL, worse on family data, where it merged more twins (README: Identity resolution)")
     resolve.set_defaults(func=cmd_identity)
     review = identity_commands.add_parser("review", parents=[common], help="the review queue: list, confirm or reject")
     review.add_argument("action", choices=["list", "confirm", "reject"])
