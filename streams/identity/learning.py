@@ -1,18 +1,19 @@
 """Match weights learnt from the records themselves: Fellegi-Sunter m and u by expectation-maximisation.
 
-Inputs: person records (the file or index to be resolved). Outputs: ``LearntWeights``: for every field
-the resolver compares and every comparison level it grades (exact, a form of the name, a typing slip,
-a day out, one character of the postcode...), the log2 ratio m/u of how often true matches and
-non-matches among the resolver's own candidate pairs agree at that level, the share of candidate
-pairs that are matches (lambda) and the merge threshold that share implies. Exact name agreement keeps
-its term-frequency adjustment: a shared rare name weighs more than the learnt average, a common one less.
+Inputs: person records (the file to be resolved). Outputs: ``LearntWeights``: for every field the
+resolver compares and every comparison level it grades (exact, a form of the name, a typing slip, a day
+out, one character of the postcode...), log2 m/u, where u is how often random pairs of the records agree
+at that level (for two equal names: the chance that two records share that very name, its term
+frequency) and m, with the share of matches among all pairs (lambda), comes from EM over the candidate
+pairs the resolver itself would weigh; the weights are scaled so that the threshold lambda implies for a
+posterior of 0.999 lands on the resolver's own threshold.
 
-Guarantees: the candidate pairs are the ones the resolver itself would weigh (its blocking, each
-record against the records before it), so the weights describe the decisions it makes; the safety
-rules are not learnt and not weakened (NHS numbers, twins, a date no member agrees with, the review
-band below the threshold); too few candidate pairs or an estimate that does not separate matches from
-non-matches leaves the curated weights in place (``learn_weights`` returns None) rather than guessing.
-Deterministic: the same records in the same order give the same weights.
+Guarantees: the candidate pairs are the ones the resolver would weigh (its blocking, each record against
+the records before it); the safety rules are not learnt and not weakened (NHS numbers, twins, a date no
+member agrees with, the review band below the threshold); too few candidate pairs, or an estimate in
+which matches do not share their date of birth, leaves the curated weights in place (``learn_weights``
+returns None) rather than guessing. Deterministic: the same records in the same order give the same
+weights. Measured in the README: better than the curated weights on FEBRL, worse on family data.
 """
 
 from __future__ import annotations
