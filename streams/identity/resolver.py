@@ -543,7 +543,8 @@ def _two_real_names(a: str, b: str, real_name: Callable[[str], bool]) -> bool:
     / Bella). A spelling that is no real name is the other name mistyped when it is close to, alike or
     the start of a form of it (Megn / Megan, Tses / Theresa's Tess, Dielan / Dylan); otherwise it is read
     as the real names it may be a typing error of (Ceciklia: Cecilia, so another child than Iestyn). A
-    spelling near no name and unlike the other counts as a different name: refusing a merge is the safe error."""
+    spelling near no name and unlike a real name counts as a different name (refusing a merge is the safe
+    error); two spellings that are no names, one of them near none, are not two real names."""
     if _one_given_name(a, b) or _abbreviation(a, b):
         return False
     real_a, real_b = real_name(a), real_name(b)
@@ -560,6 +561,8 @@ def _two_real_names(a: str, b: str, real_name: Callable[[str], bool]) -> bool:
         return False  # two spellings that are no names, alike: one name mistyped twice
     readings_a = {a} if real_a else nearest_given_names(a)
     readings_b = {b} if real_b else nearest_given_names(b)
+    if not (real_a or real_b) and not (readings_a and readings_b):
+        return False  # neither is a real name and one is near none: no sign of two different real names
     return not any(_one_given_name(x, y) or _abbreviation(x, y) for x in readings_a for y in readings_b)
 
 

@@ -206,6 +206,12 @@ class TestClassesMissedOnOutsideData:
         assert clusters([person("a", "Iestyn", "Bligh", "2014-06-04"), person("b", "Ceciklia", "Bligh", "2014-06-04")]) \
             == [{"a"}, {"b"}]
 
+    def test_two_spellings_that_are_no_names_are_not_two_children(self):
+        """Ystyn (Iestyn written as heard, near no name) and Iestyj: neither is a real name, so nothing says two
+        different children."""
+        assert clusters([person("a", "Ystyn", "Bligh", "2014-06-04"), person("b", "Iestyj", "Bligh", "2014-06-04")]) \
+            == [{"a", "b"}]
+
     def test_a_misspelling_repeated_by_one_family_does_not_become_a_real_name(self):
         """A source system keeps its misspelling and sends it on every record: still one family's spelling, so
         Zioned stays Sioned mistyped; a spelling borne in five families is a name the curated data lacks."""
