@@ -235,6 +235,8 @@ class Resolver:
         members_b = [self.records[m] for m in self.members[person_b]]
         if any(self._contradicts(b, a) for b in members_b for a in members_a) or self._disagree(members_a, members_b):
             return False
+        if any(self._twin_of_household(b, members_a) for b in members_b) or any(self._twin_of_household(a, members_b) for a in members_a):
+            return False
         return max(self.score(b, a) for b in members_b for a in members_a) >= REVIEW_THRESHOLD
 
     # -- decision ------------------------------------------------------------------------------
@@ -279,7 +281,25 @@ class Resolver:
         with one agrees with (parent and child of one name). One member's mistyped date does not veto
         a record that agrees with the others."""
         members = [self.records[member_id] for member_id in self.members[person]]
-        return any(self._contradicts(record, member) for member in members) or self._disagree([record], members)
+        return (any(self._contradicts(record, member) for member in members) or self._disagree([record], members)
+                or self._twin_of_household(record, members))
+
+    def _twin_of_household(self, record: Record, members: list[Record]) -> bool:
+        """The twin rule across a person's records: the family name on one, the given name on another (a
+        record with no family name, one with no given name), the date and address on any; the record is a
+        twin when its given name and every given name of the person are two different real names."""
+        if not (record.given_name and record.family_name and record.date_of_birth):
+            return False
+        givens = {member.given_name for member in members if member.given_name}
+        if not givens or not any(member.date_of_birth == record.date_of_birth for member in members):
+            return False
+        if not any(member.family_name and (member.family_name == record.family_name
+                                           or _family_agreement(member.family_name, record.family_name) >= 3.0)
+                   for member in members):
+            return False
+        if not any(_same_place(record, member) for member in members):
+            return False
+        return all(_two_real_names(record.given_name, given, self.real_name) for given in givens)
 
     def _contradicts(self, a: Record, b: Record) -> bool:
         """Two records that are never one person, whoever else shares their person."""
@@ -531,11 +551,15 @@ def _twins_as_written(a: Record, b: Record, real_name: Callable[[str], bool]) ->
     if not (a.family_name and b.family_name) or (a.family_name != b.family_name
                                                   and _family_agreement(a.family_name, b.family_name) < 3.0):
         return False  # one family name, or one with a typing slip (Pawliszyn / Paywliszyn): one household
-    same_place = ((a.postcode and b.postcode and OSA.distance(a.postcode, b.postcode) <= 1)
-                  or (a.address_line and b.address_line and fuzz.token_sort_ratio(a.address_line, b.address_line) >= 90))
-    if not same_place or not a.given_name or not b.given_name:
+    if not _same_place(a, b) or not a.given_name or not b.given_name:
         return False
     return _two_real_names(a.given_name, b.given_name, real_name)
+
+
+def _same_place(a: Record, b: Record) -> bool:
+    """One home: the postcode (or one character off) or the address (allowing typing errors and word order)."""
+    return bool((a.postcode and b.postcode and OSA.distance(a.postcode, b.postcode) <= 1)
+                or (a.address_line and b.address_line and fuzz.token_sort_ratio(a.address_line, b.address_line) >= 90))
 
 
 def _two_real_names(a: str, b: str, real_name: Callable[[str], bool]) -> bool:

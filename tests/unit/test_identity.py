@@ -244,6 +244,14 @@ class TestClassesMissedOnOutsideData:
                          person("b", "Jasper", "Huxley", "2022-09-27", postcode="NP44 9SQ", address="Maes Glas")]) \
             == [{"a", "b"}]
 
+    def test_the_twin_rule_reads_a_person_across_its_records(self):
+        """One twin seen first as a record with no given name and one with no family name (merged: one
+        person); the other twin, Fatima Ales, is a twin of that person, though of neither record alone."""
+        records = [person("a", "", "Ales", "2019-08-27", sex="f", postcode="NP44 5YW", address="Mill Lane"),
+                   person("b", "Zophia", "", "2019-08-27", sex="f", postcode="NP44 5YW", address="Mill Lane"),
+                   person("c", "Fatima", "Ales", "2019-08-27", sex="f", postcode="NP44 5YW", address="Mill Lane")]
+        assert clusters(records) == [{"a", "b"}, {"c"}]
+
     def test_twins_stay_apart_when_one_address_is_mistyped(self):
         assert clusters([person("a", "Kris", "Lohe", "2022-05-24", postcode="SA31 9DW", address="Lon Lqs"),
                          person("b", "Zainab", "Lohe", "2022-05-24", postcode="SA31F 9DW", address="Lon Las")]) \
