@@ -48,7 +48,7 @@ def ours(records: list[Record]) -> dict[str, str]:
 
 def ours_learnt(records: list[Record]) -> dict[str, str]:
     """Ours with m/u learnt from the records by EM (timed with the learning pass)."""
-    from streams.identity.learning import learnt_resolver
+    from benchmarks.learnt_weights import learnt_resolver
 
     resolver = learnt_resolver(records)
     for record in records:

@@ -450,8 +450,7 @@ def cmd_identity(args: argparse.Namespace) -> int:
     if not source.is_file():
         raise CliError(f"{source}: no such file")
     try:
-        written, report, resolver = resolve_file(source, Path(args.out), Settings().identity_match_threshold,
-                                                 learn_weights=args.learn_weights)
+        written, report, resolver = resolve_file(source, Path(args.out), Settings().identity_match_threshold)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     for line in report:
@@ -608,9 +607,6 @@ def build_parser() -> argparse.ArgumentParser:
     resolve = identity_commands.add_parser("resolve", help="resolve a CSV of person records: record_id,person_id")
     resolve.add_argument("input")
     resolve.add_argument("--out", required=True)
-    resolve.add_argument("--learn-weights", action="store_true",
-                         help="weigh with m/u learnt from this file by EM instead of the curated weights; better on "
-                              "FEBRL, worse on family data, where it merged more twins (README: Identity resolution)")
     resolve.set_defaults(func=cmd_identity)
     review = identity_commands.add_parser("review", parents=[common], help="the review queue: list, confirm or reject")
     review.add_argument("action", choices=["list", "confirm", "reject"])

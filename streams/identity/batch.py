@@ -4,8 +4,7 @@ Inputs: CSV with ``record_id,source,given_name,family_name,date_of_birth,sex,nhs
 address_line,town`` (any may be blank except ``record_id``). Outputs: ``record_id,person_id`` for
 every accepted line, and one report line per problem (a line refused, or a field ignored).
 Guarantee: records are resolved in file order by the incremental resolver the pipeline uses; the
-output gives each record its person after the whole file (merges included). With ``learn_weights``
-the file is read twice: first to learn m/u by EM (``streams/identity/learning.py``), then to resolve.
+output gives each record its person after the whole file (merges included).
 """
 
 from __future__ import annotations
@@ -39,28 +38,19 @@ def read_records(path: Path) -> Iterator[tuple[int, Record | None, list[str]]]:
             yield line, record, record.problems
 
 
-def resolve_file(source: Path, target: Path, match_threshold: float = MATCH_THRESHOLD,
-                 learn_weights: bool = False) -> tuple[int, list[str], Resolver]:
+def resolve_file(source: Path, target: Path, match_threshold: float = MATCH_THRESHOLD) -> tuple[int, list[str], Resolver]:
+    resolver = Resolver(match_threshold)
     report: list[str] = []
-    records: list[Record] = []
+    resolved: list[str] = []
     for line, record, problems in read_records(source):
         for problem in problems:
             report.append(f"line {line}" + (f" record {record.record_id}" if record else "") + f": {problem}")
         if record is not None:
-            records.append(record)
-    weights = None
-    if learn_weights:
-        from streams.identity.learning import learn_weights as learn
-
-        weights = learn(records)
-        report.extend(weights.describe() if weights else
-                      ["weights not learnt (too few candidate pairs, or no separation): the curated weights were used"])
-    resolver = Resolver(match_threshold, weights=weights)
-    for record in records:
-        resolver.resolve(record)
+            resolver.resolve(record)
+            resolved.append(record.record_id)
     with target.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(["record_id", "person_id"])
         # Written once all are resolved: a later record can prove two earlier persons one (a merge).
-        writer.writerows([record.record_id, resolver.person_for(record.record_id)] for record in records)
-    return len(records), report, resolver
+        writer.writerows([record_id, resolver.person_for(record_id)] for record_id in resolved)
+    return len(resolved), report, resolver

@@ -125,12 +125,18 @@ def same_name_group(a: str, b: str) -> bool:
     return b in _nicknames()[0].get(a, ()) or b in _name_dictionary()[2].get(a, ())
 
 
+@lru_cache(maxsize=1)
+def _welsh_names() -> frozenset[str]:
+    """Given names borne in Wales that the name dictionary lacks (the variant table's ``welsh_names``)."""
+    return frozenset(tomllib.loads(VARIANTS_FILE.read_text(encoding="utf-8"))["welsh_names"].split())
+
+
 def known_given_name(name: str) -> bool:
-    """A real given name to the curated data (the variant table, the nickname data, or the name dictionary's
-    names borne in Britain, Ireland, the USA, Poland, Turkey, the Arab countries or India): a spelling
+    """A real given name to the curated data (the variant table and its Welsh names, the nickname data, or the
+    name dictionary's names borne in Britain, Ireland, the USA, Poland, Turkey, the Arab countries or India): a spelling
     that is none of these is more likely a typing error than another name (Idriz, a name in the Balkans,
     is read as Idris mistyped here)."""
-    return name in _groups() or name in _nicknames()[1] or name in _name_dictionary()[0]
+    return name in _groups() or name in _nicknames()[1] or name in _name_dictionary()[0] or name in _welsh_names()
 
 
 @lru_cache(maxsize=1 << 16)
@@ -148,7 +154,7 @@ def nearest_given_names(spelling: str) -> frozenset[str]:
 @lru_cache(maxsize=64)
 def _vocabulary_near(length: int, limit: int) -> tuple[str, ...]:
     """The curated given names within ``limit`` letters of ``length`` long (no others can be that close)."""
-    every = set(_groups()) | _nicknames()[1] | _name_dictionary()[1]
+    every = set(_groups()) | _nicknames()[1] | _name_dictionary()[1] | _welsh_names()
     return tuple(sorted(name for name in every if abs(len(name) - length) <= limit))
 
 

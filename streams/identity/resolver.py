@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA, JaroWinkler
@@ -42,8 +42,14 @@ from streams.identity.names import (
     typing_slip,
 )
 
-if TYPE_CHECKING:
-    from streams.identity.learning import LearntWeights
+
+class WeightTable(Protocol):
+    """Weights other than the curated ones (the benchmark's EM experiment, benchmarks/learnt_weights.py):
+    ``level`` maps a field's curated level weight, ``exact`` gives two equal names' weight from the name's frequency."""
+
+    def level(self, field: int, curated: float) -> float: ...
+
+    def exact(self, field: int, frequency: float) -> float: ...
 
 # Log2 evidence needed to merge. 14 meets precision >= 0.995 with recall >= 0.95 on the benchmark's
 # families (15: precision 0.9965, recall 0.947); a deployment may raise it (SAFEGUARD_IDENTITY_MATCH_THRESHOLD).
@@ -111,11 +117,11 @@ class Decision:
 class Resolver:
     """An in-memory master person index; ``resolve`` assigns each record to a person."""
 
-    def __init__(self, match_threshold: float = MATCH_THRESHOLD, weights: LearntWeights | None = None) -> None:
+    def __init__(self, match_threshold: float = MATCH_THRESHOLD, weights: WeightTable | None = None) -> None:
         if match_threshold < REVIEW_THRESHOLD:
             raise ValueError(f"match_threshold {match_threshold} is below the review band ({REVIEW_THRESHOLD})")
         self.match_threshold = match_threshold
-        self.weights = weights  # learnt from the records (streams/identity/learning.py); None: the curated weights
+        self.weights = weights  # None (the service): the curated weights
         self.records: dict[str, Record] = {}
         self.person_of: dict[str, str] = {}
         self.members: dict[str, list[str]] = defaultdict(list)
@@ -327,14 +333,9 @@ class Resolver:
             return 40.0 if a.nhs_number == b.nhs_number else -40.0
         if _twins(a, b, self.real_name):
             return -40.0
-        given_names, family_names = (a.given_name, b.given_name), (a.family_name, b.family_name)
-        given, family = self._name_weights(a.given_name, a.family_name, b.given_name, b.family_name)
-        if a.date_of_birth and a.date_of_birth == b.date_of_birth and given + family < 8.0:
-            # Perhaps written the wrong way round: considered only with the same date of birth.
-            swapped_given, swapped_family = self._name_weights(a.given_name, a.family_name, b.family_name, b.given_name)
-            if swapped_given + swapped_family - 1.0 > given + family:
-                given, family = swapped_given - 1.0, swapped_family - 1.0
-                given_names, family_names = (a.given_name, b.family_name), (a.family_name, b.given_name)
+        given, family, swapped = self._names(a, b)
+        given_names, family_names = ((a.given_name, b.family_name), (a.family_name, b.given_name)) if swapped else \
+            ((a.given_name, b.given_name), (a.family_name, b.family_name))
         both_dates = a.date_of_birth and b.date_of_birth
         # the same address, allowing for typing errors and words in another order
         address = (1.5 if fuzz.token_sort_ratio(a.address_line, b.address_line) >= 90 else 0.0) if a.address_line and b.address_line else None
@@ -347,6 +348,16 @@ class Resolver:
             return parts
         level = self.weights.level  # names were weighed by their own functions, with their frequency
         return tuple(part if part is None or field in (1, 2) else level(field, part) for field, part in enumerate(parts))
+
+    def _names(self, a: Record, b: Record) -> tuple[float, float, bool]:
+        """The given and family name weights, and whether b's names were read the wrong way round."""
+        given, family = self._name_weights(a.given_name, a.family_name, b.given_name, b.family_name)
+        if a.date_of_birth and a.date_of_birth == b.date_of_birth and given + family < 8.0:
+            # Perhaps written the wrong way round: considered only with the same date of birth.
+            swapped_given, swapped_family = self._name_weights(a.given_name, a.family_name, b.family_name, b.given_name)
+            if swapped_given + swapped_family - 1.0 > given + family:
+                return swapped_given - 1.0, swapped_family - 1.0, True
+        return given, family, False
 
     def real_name(self, name: str) -> bool:
         """A given name people are really called (curated data, or common in this index), not a typing error."""
@@ -525,6 +536,11 @@ def _total(parts: tuple[float | None, ...] | list[float | None]) -> float:
     return sum(missing if part is None else part for part, missing in zip(parts, _MISSING_WEIGHT))
 
 
+def names_swapped(resolver: Resolver, a: Record, b: Record) -> bool:
+    """Whether the resolver reads b's names the wrong way round against a (weighed by that rule)."""
+    return resolver._names(a, b)[2]
+
+
 def _fingerprint(r: Record) -> tuple:
     return (r.given_name, r.family_name, r.date_of_birth, r.sex, r.nhs_number, r.postcode, r.address_line, r.town)
 
@@ -567,8 +583,8 @@ def _two_real_names(a: str, b: str, real_name: Callable[[str], bool]) -> bool:
     / Bella). A spelling that is no real name is the other name mistyped when it is close to, alike or
     the start of a form of it (Megn / Megan, Tses / Theresa's Tess, Dielan / Dylan); otherwise it is read
     as the real names it may be a typing error of (Ceciklia: Cecilia, so another child than Iestyn). A
-    spelling near no name and unlike a real name counts as a different name (refusing a merge is the safe
-    error); two spellings that are no names, one of them near none, are not two real names."""
+    spelling near no name counts as a different name, unless alike the other: refusing a merge is the safe
+    error (Nkechi and Chiamaka, unknown to the curated data, are two children)."""
     if _one_given_name(a, b) or _abbreviation(a, b):
         return False
     real_a, real_b = real_name(a), real_name(b)
@@ -585,16 +601,15 @@ def _two_real_names(a: str, b: str, real_name: Callable[[str], bool]) -> bool:
         return False  # two spellings that are no names, alike: one name mistyped twice
     readings_a = {a} if real_a else nearest_given_names(a)
     readings_b = {b} if real_b else nearest_given_names(b)
-    if not (real_a or real_b) and not (readings_a and readings_b):
-        return False  # neither is a real name and one is near none: no sign of two different real names
     return not any(_one_given_name(x, y) or _abbreviation(x, y) for x in readings_a for y in readings_b)
 
 
 def _mistyped(spelling: str, name: str) -> bool:
-    """A spelling that is no real name is this name mistyped: close (Megn / Megan), alike (Dielan /
-    Dylan) or cut short (Jac / Jacob)."""
+    """A spelling that is no real name is this name mistyped: close (Megn / Megan), cut short (Jac /
+    Jacob), or alike, from the same first letter and two edits at most (Dielan / Dylan)."""
     return (_close_spelling(spelling, name) or _abbreviation(spelling, name)
-            or JaroWinkler.similarity(spelling, name) >= SIMILAR_SPELLING)
+            or (spelling[:1] == name[:1] and JaroWinkler.similarity(spelling, name) >= SIMILAR_SPELLING
+                and OSA.distance(spelling, name) <= 2))
 
 
 def _abbreviation(a: str, b: str) -> bool:

@@ -1,16 +1,12 @@
-"""Weights learnt by EM: the estimate recovers a known model, and the safety rules are not learnt away."""
+"""The identity benchmark's EM experiment: the estimate recovers a known model, bad input keeps the curated
+weights, and the safety rules are not learnt away."""
 
 import math
 import random
-import subprocess
-import sys
-from pathlib import Path
 
 from benchmarks.corrupted_people import CorruptedPeople
-from streams.identity.learning import EXACT, MATCH_THRESHOLD, _estimate, learn_weights, learnt_resolver
-from streams.identity.resolver import FIELDS, Record
-
-ROOT = Path(__file__).resolve().parents[2]
+from benchmarks.learnt_weights import EXACT, MATCH_THRESHOLD, _estimate, comparison_levels, learn_weights, learnt_resolver
+from streams.identity.resolver import FIELDS, Record, Resolver
 
 # A known model: per field, level -> (m, u). Exact names are given their own u (the name frequency).
 MODEL = [
@@ -71,15 +67,17 @@ def test_learnt_weights_do_not_learn_away_twins_or_nhs_numbers():
     assert resolver.resolve(first).person_id != resolver.resolve(second).person_id
 
 
-def test_the_command_learns_from_the_file_when_asked(tmp_path):
-    seen, _twins = CorruptedPeople(5).records(600)
-    source, target = tmp_path / "people.csv", tmp_path / "persons.csv"
-    columns = ["record_id", *seen[0][0]]
-    lines = [",".join(columns)] + [",".join([str(i), *(str(raw[c] or "").replace(",", " ") for c in columns[1:])])
-                                   for i, (raw, _) in enumerate(seen)]
-    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "streams.cli", "identity", "resolve", str(source), "--out", str(target),
-                             "--learn-weights"], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert "learnt from" in result.stderr and "date_of_birth:" in result.stderr
-    assert len(target.read_text(encoding="utf-8").splitlines()) == len(seen) + 1
+def test_records_that_all_carry_nhs_numbers_teach_nothing():
+    """Every pair is decided by the NHS-number rule: no level to learn from, so the curated weights stay."""
+    numbers = ["9434765919", "9434765870", "4010232137", "9990548609", "9876543210"]
+    records = [Record.from_raw(f"{i}-{j}", given_name="Nia", family_name="Jones", date_of_birth="2016-01-12", nhs_number=number)
+               for i, number in enumerate(numbers) for j in range(80)]
+    assert learn_weights(records) is None
+
+
+def test_names_read_the_wrong_way_round_are_not_learnt_as_a_level():
+    resolver = Resolver()
+    written = Record.from_raw("a", given_name="Gethin", family_name="Cadwaladr", date_of_birth="2012-07-04")
+    swapped = Record.from_raw("b", given_name="Cadwaladr", family_name="Gethin", date_of_birth="2012-07-04")
+    assert comparison_levels(resolver, written, swapped) is None
+    assert comparison_levels(resolver, written, written)[1] == EXACT
