@@ -5,11 +5,11 @@ each record, the person it belongs to: an existing person (``match``), a new per
 or a new person with the closest candidate queued for a human (``review``). Guarantees: a
 valid NHS number dominates (equal: same person; different: different people); an invalid one is
 ignored and reported; twins (same family name, date of birth and address, two different real
-given names: neither a form nor a typing error of the other) and people with clearly different
-dates of birth (parent and child of the same name) never merge; a date a day, a month or a year out,
-or with day and month swapped, is weaker evidence, not a veto;
-a sex conflict is strong evidence against; a shared common surname is weak evidence and a rare
-one strong (term-frequency adjustment). A false merge is worse than a missed one: the
+given names: neither a form nor a typing error of the other; also read across a person's records)
+never merge, nor does a record join a person none of whose dates of birth (or sexes) agree with its
+own (parent and child of the same name); a date a day, a month or a year out, or with day and month
+swapped, is weaker evidence, not a veto; a shared common surname is weak evidence and a rare one
+strong (term-frequency adjustment). A false merge is worse than a missed one: the
 thresholds are set for precision.
 """
 
