@@ -85,8 +85,8 @@ def learn_weights(records: list[Record], seed: int = 7) -> LearntWeights | None:
     seen = 0
     filed: list[Record] = []
     for record in records:
-        if scout.decide(record).duplicate_of is not None:
-            continue
+        if scout.same_details(record) is not None:
+            continue  # an earlier record with the same details: the resolver would not weigh it
         for candidate_id in sorted(scout._candidates(record)):
             vector = comparison_levels(scout, record, scout.records[candidate_id])
             if vector is None:

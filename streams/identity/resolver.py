@@ -147,10 +147,14 @@ class Resolver:
 
     def decide(self, record: Record) -> Decision:
         """The decision for ``record`` against the index as it stands; nothing is changed."""
-        earlier = self.by_fingerprint.get(_fingerprint(record))
+        earlier = self.same_details(record)
         if earlier is not None:  # a child named in many events is indexed once, not once per event
             return Decision(self.person_of[earlier], "match", 99.0, duplicate_of=earlier)
         return self._decide(record)
+
+    def same_details(self, record: Record) -> str | None:
+        """An earlier record with exactly the same details, if any."""
+        return self.by_fingerprint.get(_fingerprint(record))
 
     def person_for(self, record_id: str) -> str:
         return self.person_of[self.same_as.get(record_id, record_id)]
@@ -180,7 +184,7 @@ class Resolver:
 
     def add_resolved(self, record: Record, person_id: str) -> None:
         """A record whose person is already known (an index being loaded): no decision is made."""
-        earlier = self.by_fingerprint.get(_fingerprint(record))
+        earlier = self.same_details(record)
         if earlier is not None and self.person_of[earlier] == person_id:
             self._alias(record.record_id, earlier)
             return
@@ -299,9 +303,7 @@ class Resolver:
         givens = {member.given_name for member in members if member.given_name}
         if not givens or not any(member.date_of_birth == record.date_of_birth for member in members):
             return False
-        if not any(member.family_name and (member.family_name == record.family_name
-                                           or _family_agreement(member.family_name, record.family_name) >= 3.0)
-                   for member in members):
+        if not any(_one_household_name(member.family_name, record.family_name) for member in members):
             return False
         if not any(_same_place(record, member) for member in members):
             return False
@@ -564,12 +566,16 @@ def _swap(r: Record) -> Record:
 def _twins_as_written(a: Record, b: Record, real_name: Callable[[str], bool]) -> bool:
     if not (a.date_of_birth and a.date_of_birth == b.date_of_birth):
         return False
-    if not (a.family_name and b.family_name) or (a.family_name != b.family_name
-                                                  and _family_agreement(a.family_name, b.family_name) < 3.0):
-        return False  # one family name, or one with a typing slip (Pawliszyn / Paywliszyn): one household
+    if not _one_household_name(a.family_name, b.family_name):
+        return False
     if not _same_place(a, b) or not a.given_name or not b.given_name:
         return False
     return _two_real_names(a.given_name, b.given_name, real_name)
+
+
+def _one_household_name(a: str, b: str) -> bool:
+    """One family name, or one with a typing slip (Pawliszyn / Paywliszyn): one household's."""
+    return bool(a and b and (a == b or _family_agreement(a, b) >= 3.0))
 
 
 def _same_place(a: Record, b: Record) -> bool:
