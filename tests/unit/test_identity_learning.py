@@ -4,8 +4,8 @@ weights, and the safety rules are not learnt away."""
 import math
 import random
 
-from benchmarks.synthetic_people import make_people, observations
 from benchmarks.learnt_weights import EXACT, MATCH_THRESHOLD, _estimate, comparison_levels, learn_weights, learnt_resolver
+from benchmarks.synthetic_people import make_people, observations
 from streams.identity.resolver import FIELDS, Record, Resolver
 
 # A known model: per field, level -> (m, u). Exact names are given their own u (the name frequency).
