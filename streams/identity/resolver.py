@@ -5,9 +5,12 @@ each record, the person it belongs to: an existing person (``match``), a new per
 or a new person with the closest candidate queued for a human (``review``). Guarantees: a
 valid NHS number dominates (equal: same person; different: different people); an invalid one is
 ignored and reported; twins (same family name, date of birth and address, two different real
-given names: neither a form nor a typing error of the other; also read across a person's records)
-never merge, nor does a record join a person none of whose dates of birth (or sexes) agree with its
-own (parent and child of the same name); a date a day, a month or a year out, or with day and month
+given names: neither a form nor a typing error of the other; also read across a person's records;
+one twin's date may be mistyped) never merge, nor does a record join a person none of whose dates of
+birth (or sexes) agree with its own (parent and child of the same name); a record with no given
+name, or a person known only without one, and a different real name at the same family name and
+date of birth but another address are for an operator, never merged automatically (which of a
+family's children born that day is it?) unless by NHS number; a date a day, a month or a year out, or with day and month
 swapped, is weaker evidence, not a veto; a shared common surname is weak evidence and a rare one
 strong (term-frequency adjustment). A false merge is worse than a missed one: the
 thresholds are set for precision.
@@ -267,7 +270,7 @@ class Resolver:
         if not ranked:
             return Decision(self._new_person(), "new", 0.0)
         person, score = ranked[0]
-        if score >= self.match_threshold and not self._conflicts(record, person):
+        if score >= self.match_threshold and not self._conflicts(record, person) and not self._undecidable(record, person):
             # Another person matched almost as well but not merged with this one: ambiguous.
             close = [other for other, other_score in ranked[1:] if other_score > score - AMBIGUITY_MARGIN]
             absorbed = self._bridged(record, person, ranked)
@@ -282,7 +285,8 @@ class Resolver:
         evidence this record bridges. Merged only when nothing in any of them contradicts the record,
         the person or each other."""
         strong = [other for other, score in ranked if other != person and score >= self.match_threshold
-                  and not self._conflicts(record, other) and self.compatible(person, other, record)]
+                  and not self._conflicts(record, other) and not self._undecidable(record, other)
+                  and self.compatible(person, other, record)]
         return tuple(other for other in strong if all(self.compatible(other, kept) for kept in strong if kept != other))
 
     def _conflicts(self, record: Record, person: str) -> bool:
@@ -294,18 +298,29 @@ class Resolver:
         return (any(self._contradicts(record, member) for member in members) or self._disagree([record], members)
                 or self._twin_of_household(record, members))
 
-    def _twin_of_household(self, record: Record, members: list[Record]) -> bool:
+    def _undecidable(self, record: Record, person: str) -> bool:
+        """Evidence only an operator can weigh, however strong the rest: no given name on the record, or
+        on any of the person's records (which of a family's children born that day is it?); or a given
+        name that is another real name than every one of the person's, at one family name and date of
+        birth but another address (a twin who lives elsewhere, say in foster care, or a renamed child)."""
+        members = [self.records[member_id] for member_id in self.members[person]]
+        if not record.given_name or not any(member.given_name for member in members):
+            return True
+        return self._twin_of_household(record, members, anywhere=True)
+
+    def _twin_of_household(self, record: Record, members: list[Record], anywhere: bool = False) -> bool:
         """The twin rule across a person's records: the family name on one, the given name on another (a
-        record with no family name, one with no given name), the date and address on any; the record is a
-        twin when its given name and every given name of the person are two different real names."""
+        record with no family name, one with no given name), the date and address on any (``anywhere``:
+        any address); the record is a twin when its given name and every given name of the person are two
+        different real names."""
         if not (record.given_name and record.family_name and record.date_of_birth):
             return False
         givens = {member.given_name for member in members if member.given_name}
-        if not givens or not any(member.date_of_birth == record.date_of_birth for member in members):
+        if not givens or not any(_born_together(member.date_of_birth, record.date_of_birth) for member in members):
             return False
         if not any(_one_household_name(member.family_name, record.family_name) for member in members):
             return False
-        if not any(_same_place(record, member) for member in members):
+        if not anywhere and not any(_same_place(record, member) for member in members):
             return False
         return all(_two_real_names(record.given_name, given, self.real_name) for given in givens)
 
@@ -548,29 +563,20 @@ def _fingerprint(r: Record) -> tuple:
 
 
 def _twins(a: Record, b: Record, real_name: Callable[[str], bool]) -> bool:
-    """Same family name, date of birth and address, and two different real given names: twins (also
-    checked with one record's names read the other way round). Forms of one name (Josh / Joshua) are not
-    twins, nor is a typing error: a close spelling that is not itself a real name (Megn / Megan); two
-    close real names (Ella / Bella) are two children."""
-    if not (a.date_of_birth and a.date_of_birth == b.date_of_birth):
-        return False  # most candidates: decided without building the swapped readings
-    return (_twins_as_written(a, b, real_name) or _twins_as_written(a, _swap(b), real_name)
-            or _twins_as_written(_swap(a), b, real_name))
+    """Same family name, date of birth (one may be mistyped) and address, and two different real given
+    names: twins (also checked with one record's names read the other way round). Forms of one name
+    (Josh / Joshua) are not twins, nor is a typing error: a close spelling that is not itself a real name
+    (Megn / Megan); two close real names (Ella / Bella) are two children."""
+    if not (_born_together(a.date_of_birth, b.date_of_birth) and _same_place(a, b)):
+        return False  # most candidates: decided before any name is read
+    return (_twin_names(a.given_name, a.family_name, b.given_name, b.family_name, real_name)
+            or _twin_names(a.given_name, a.family_name, b.family_name, b.given_name, real_name)
+            or _twin_names(a.family_name, a.given_name, b.given_name, b.family_name, real_name))
 
 
-def _swap(r: Record) -> Record:
-    return Record(record_id=r.record_id, given_name=r.family_name, family_name=r.given_name,
-                  date_of_birth=r.date_of_birth, postcode=r.postcode, address_line=r.address_line)
-
-
-def _twins_as_written(a: Record, b: Record, real_name: Callable[[str], bool]) -> bool:
-    if not (a.date_of_birth and a.date_of_birth == b.date_of_birth):
-        return False
-    if not _one_household_name(a.family_name, b.family_name):
-        return False
-    if not _same_place(a, b) or not a.given_name or not b.given_name:
-        return False
-    return _two_real_names(a.given_name, b.given_name, real_name)
+def _twin_names(given_a: str, family_a: str, given_b: str, family_b: str, real_name: Callable[[str], bool]) -> bool:
+    return (bool(given_a and given_b) and _one_household_name(family_a, family_b)
+            and _two_real_names(given_a, given_b, real_name))
 
 
 def _one_household_name(a: str, b: str) -> bool:
@@ -629,6 +635,11 @@ def _close_spelling(a: str, b: str) -> bool:
     """Near enough to be one name mistyped: one edit (two for names of seven letters or more)."""
     shorter = min(len(a), len(b))
     return shorter >= 3 and OSA.distance(a, b) <= (2 if shorter >= 7 else 1)
+
+
+def _born_together(a: date | None, b: date | None) -> bool:
+    """One date of birth, as written or mistyped on one record (a twin's date keyed a day out)."""
+    return bool(a and b and (a == b or _dates_may_agree(a, b)))
 
 
 def _dates_may_agree(a: date, b: date) -> bool:

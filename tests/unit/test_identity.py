@@ -14,17 +14,26 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def person(record_id: str, given: str, family: str, dob: str, sex: str = "m", nhs: str = "", postcode: str = "LD1 5LG",
-           address: str = "12 Heol y Castell") -> Record:
+           address: str = "12 Heol y Castell", town: str = "") -> Record:
     return Record.from_raw(record_id, given_name=given, family_name=family, date_of_birth=dob, sex=sex, nhs_number=nhs,
-                           postcode=postcode, address_line=address)
+                           postcode=postcode, address_line=address, town=town)
 
 
-def clusters(records: list[Record]) -> list[set[str]]:
-    resolver = Resolver()
+def clusters(records: list[Record], resolver: Resolver | None = None) -> list[set[str]]:
+    resolver = resolver or Resolver()
     groups: dict[str, set[str]] = {}
     for record in records:
         groups.setdefault(resolver.resolve(record).person_id, set()).add(record.record_id)
     return sorted(groups.values(), key=min)
+
+
+def populated_index(people: int = 1500) -> Resolver:
+    """An index of other families, so that a rare family name weighs what it would in a real index."""
+    resolver = Resolver()
+    for i in range(people):
+        resolver.resolve(person(f"other{i}", ("Megan", "Dylan", "Cerys", "Osian")[i % 4], ("Jones", "Davies", "Evans")[i % 3],
+                                f"20{10 + i % 12}-0{1 + i % 9}-1{i % 10}", postcode=f"CF{10 + i % 80} 1AA"))
+    return resolver
 
 
 class TestNames:
@@ -246,10 +255,10 @@ class TestClassesMissedOnOutsideData:
             == [{"a", "b"}]
 
     def test_the_twin_rule_reads_a_person_across_its_records(self):
-        """One twin seen first as a record with no given name and one with no family name (merged: one
-        person); the other twin, Fatima Ales, is a twin of that person, though of neither record alone."""
-        records = [person("a", "", "Ales", "2019-08-27", sex="f", postcode="NP44 5YW", address="Mill Lane"),
-                   person("b", "Zophia", "", "2019-08-27", sex="f", postcode="NP44 5YW", address="Mill Lane"),
+        """One twin seen first as a record with no given name and one with no family name (one person by
+        their NHS number); the other twin, Fatima Ales, is a twin of that person, though of neither record alone."""
+        records = [person("a", "", "Ales", "2019-08-27", sex="f", nhs="9434765919", postcode="NP44 5YW", address="Mill Lane"),
+                   person("b", "Zophia", "", "2019-08-27", sex="f", nhs="9434765919", postcode="NP44 5YW", address="Mill Lane"),
                    person("c", "Fatima", "Ales", "2019-08-27", sex="f", postcode="NP44 5YW", address="Mill Lane")]
         assert clusters(records) == [{"a", "b"}, {"c"}]
 
@@ -263,6 +272,39 @@ class TestClassesMissedOnOutsideData:
         (weights learnt by EM on family data merged these: benchmarks/learnt_weights.py)."""
         assert clusters([person("a", "Cerys", "Prydderch", "2014-05-12", sex="f"),
                          person("b", "Ffion", "Prydderch", "2016-05-12", sex="f")]) == [{"a"}, {"b"}]
+
+    def test_a_record_with_no_given_name_goes_to_an_operator_not_to_a_child(self):
+        """Everything else agrees, but which of the family's children born that day is it? Queued for a
+        human with the child as candidate; the same record with the child's NHS number joins it."""
+        resolver = Resolver()
+        child = resolver.resolve(person("a", "Owain", "Akkerman", "2024-01-18", nhs="9434765919", postcode="NP44 5WA",
+                                        address="King Street"))
+        nameless = resolver.resolve(person("b", "", "Akkerman", "2024-01-18", postcode="NP44 5WA", address="King Street"))
+        assert nameless.action == "review" and nameless.candidate == child.person_id
+        assert nameless.person_id != child.person_id
+        named_by_nhs = resolver.resolve(person("c", "", "Akkerman", "2024-01-18", nhs="9434765919", postcode="NP44 5WA",
+                                               address="King Street"))
+        assert named_by_nhs.action == "match" and named_by_nhs.person_id == child.person_id
+
+    def test_a_named_record_does_not_join_a_person_known_only_without_a_given_name(self):
+        resolver = Resolver()
+        nameless = resolver.resolve(person("a", "", "Tchung", "2011-10-08", postcode="CF37 4BA", address="Bryn Road"))
+        named = resolver.resolve(person("b", "Rosina", "Tchung", "2011-10-08", postcode="CF37 4BA", address="Bryn Road"))
+        assert named.action == "review" and named.candidate == nameless.person_id
+
+    def test_twins_stay_apart_when_one_twins_date_is_keyed_with_day_and_month_swapped(self):
+        resolver = populated_index()
+        assert clusters([person("a", "Doris", "Sounness", "2019-07-08", sex="f", postcode="SA31 2BR", address="Victoria Road", town="Llanelli"),
+                         person("b", "Mariam", "Sounness", "2019-08-07", sex="f", postcode="SA31 2BR", address="Victoria Road", town="Llanelli")],
+                        resolver) == [{"a"}, {"b"}]
+
+    def test_a_twin_living_at_another_address_is_not_merged(self):
+        """Lucinda and Tudur share a rare family name and a date of birth but live apart (one in foster
+        care): two different real names, so not one child whatever the rest of the evidence says."""
+        resolver = populated_index()
+        tudur = resolver.resolve(person("a", "Tudur", "Mchenry", "2018-04-15", postcode="CH7 8WP", address="Mill Lane"))
+        lucinda = resolver.resolve(person("b", "Lucinda", "Mchenry", "2018-04-15", postcode="CH7 7PA", address="King Street"))
+        assert lucinda.person_id != tudur.person_id and lucinda.action != "match"
 
     def test_a_parent_and_child_of_one_name_decades_apart_still_never_merge(self):
         assert clusters([person("a", "Owain", "Pritchard", "1988-03-09"), person("b", "Owen", "Pritchard", "2014-03-09")]) \
