@@ -299,12 +299,12 @@ class Resolver:
                 or self._twin_of_household(record, members))
 
     def _undecidable(self, record: Record, person: str) -> bool:
-        """Evidence only an operator can weigh, however strong the rest: no given name (or an initial) on
-        the record, or on any of the person's records (which of a family's children born that day is it?); or a given
+        """Evidence only an operator can weigh, however strong the rest: no given name (or an initial that
+        is no name: Z, Rh) on the record, or on any of the person's records (which of a family's children born that day is it?); or a given
         name that is another real name than every one of the person's, at one family name and date of
         birth but another address (a twin who lives elsewhere, say in foster care, or a renamed child)."""
         members = [self.records[member_id] for member_id in self.members[person]]
-        if len(record.given_name) < 2 or not any(len(member.given_name) >= 2 for member in members):
+        if _is_initial(record.given_name, self.real_name) or all(_is_initial(m.given_name, self.real_name) for m in members):
             return True  # an initial says no more than no name
         return self._twin_of_household(record, members, anywhere=True)
 
@@ -592,26 +592,18 @@ def _same_place(a: Record, b: Record) -> bool:
 
 def _two_real_names(a: str, b: str, real_name: Callable[[str], bool]) -> bool:
     """Two different given names, not one name written two ways. Two real names are two children (Ella
-    / Bella). A spelling that is no real name is the other name mistyped when it is close to, alike or
-    the start of a form of it (Megn / Megan, Tses / Theresa's Tess, Dielan / Dylan); otherwise it is read
-    as the real names it may be a typing error of (Ceciklia: Cecilia, so another child than Iestyn). A
-    spelling near no name counts as a different name, unless alike the other: refusing a merge is the safe
-    error (Nkechi and Chiamaka, unknown to the curated data, are two children). A name only the index
-    knows is weighed against a curated one as a spelling is (Tcgan, borne in five families, is Tegan
-    mistyped); an initial is not another name (Z / Zofia; J and K are two children)."""
-    if _one_given_name(a, b) or _abbreviation(a, b) or _initial(a, b):
+    / Bella; Jo / Joy; Tolu / Tola, known only to the index). A spelling that is no real name is the other
+    name mistyped when it is close to, alike, the start of, or a scanner's reading of a form of it (Megn /
+    Megan, Tses / Theresa's Tess, Dielan / Dylan, Rnanon / Manon); otherwise it is read as the real names
+    it may be a typing error of (Ceciklia: Cecilia, so another child than Iestyn). A spelling near no name
+    counts as a different name, unless alike the other: refusing a merge is the safe error (Nkechi and
+    Chiamaka, unknown to the curated data, are two children). An initial that is no name is not another
+    child (Z / Zofia, Rh / Rhodri); two different initials are."""
+    if _one_given_name(a, b) or _abbreviation(a, b) or _initial_of(a, b, real_name):
         return False
     real_a, real_b = real_name(a), real_name(b)
     if real_a and real_b:
-        known_a, known_b = known_given_name(a), known_given_name(b)
-        if known_a and known_b:
-            return True
-        # A spelling known only to this index (borne in five families): a keyboard or OCR habit spreads a
-        # misspelling as widely, so alike the other name, or a form of it, it is that name mistyped.
-        if known_a or known_b:
-            known, spelling = (a, b) if known_a else (b, a)
-            return not any(_mistyped(spelling, form) for form in name_forms(known))
-        return not _mistyped(a, b)
+        return True
     if real_a or real_b:  # one real name: is the other spelling near a form of it (Tses: Tess, Theresa's)?
         real, spelling = (a, b) if real_a else (b, a)
         forms = name_forms(real)
@@ -621,25 +613,24 @@ def _two_real_names(a: str, b: str, real_name: Callable[[str], bool]) -> bool:
             return True  # nothing it may be a typing error of is a typing slip of a form of the other
     elif _mistyped(a, b):
         return False  # two spellings that are no names, alike: one name mistyped twice
-    return not any(_one_given_name(x, y) or _abbreviation(x, y) for x in _readings(a, real_a) for y in _readings(b, real_b))
+    readings_a = {a} if real_a else nearest_given_names(a)
+    readings_b = {b} if real_b else nearest_given_names(b)
+    return not any(_one_given_name(x, y) or _abbreviation(x, y) for x in readings_a for y in readings_b)
 
 
-def _readings(name: str, real: bool) -> set[str]:
-    """The names a spelling may be: itself when real, and the curated names it may be a typing error of
-    unless the curated data knows it (Zioned, borne in five families, may still be Sioned mistyped)."""
-    if real and known_given_name(name):
-        return {name}
-    return ({name} if real else set()) | nearest_given_names(name)
+def _is_initial(name: str, real_name: Callable[[str], bool]) -> bool:
+    """One letter, or two that are no name (Rh, Gw): Jo and Al are names, not initials."""
+    return len(name) < 2 or (len(name) == 2 and not real_name(name))
 
 
-def _initial(a: str, b: str) -> bool:
-    """One or two letters that begin the other name (Z / Zofia, Rh / Rhodri): perhaps that name, not another."""
+def _initial_of(a: str, b: str, real_name: Callable[[str], bool]) -> bool:
+    """An initial that begins the other name (Z / Zofia, Rh / Rhodri): perhaps that name, not another."""
     shorter, longer = sorted((a, b), key=len)
-    return len(shorter) <= 2 and longer.startswith(shorter)
+    return _is_initial(shorter, real_name) and longer.startswith(shorter)
 
 
 def _mistyped(spelling: str, name: str) -> bool:
-    """A spelling that is no real name is this name mistyped: close (Megn / Megan, Nn / Non), cut short
+    """A spelling that is no real name is this name mistyped: close (Megn / Megan), cut short
     (Jac / Jacob), misread by a scanner (Clylan / Dylan), or alike, from the same first letter and two
     edits at most (Dielan / Dylan)."""
     return (_close_spelling(spelling, name) or _abbreviation(spelling, name) or _misread(spelling, name)
@@ -657,7 +648,7 @@ def _abbreviation(a: str, b: str) -> bool:
 def _close_spelling(a: str, b: str) -> bool:
     """Near enough to be one name mistyped: one edit (two for names of seven letters or more)."""
     shorter = min(len(a), len(b))
-    return shorter >= 2 and OSA.distance(a, b) <= (2 if shorter >= 7 else 1)
+    return shorter >= 3 and OSA.distance(a, b) <= (2 if shorter >= 7 else 1)
 
 
 # Letter pairs a scanner (OCR) reads as one letter, and the letter: the classic confusions of GeCo's OCR model.
@@ -665,9 +656,8 @@ _SCANNED_AS_ONE = (("rn", "m"), ("cl", "d"), ("vv", "w"))
 
 
 def _misread(a: str, b: str) -> bool:
-    """One name as a scanner may read it: Rnanon / Manon, Clylan / Dylan (then one edit at most)."""
-    read_a, read_b = _as_scanned(a), _as_scanned(b)
-    return (read_a, read_b) != (a, b) and (read_a == read_b or _close_spelling(read_a, read_b))
+    """One name as a scanner may read it: Rnanon / Manon, Clylan / Dylan."""
+    return a != b and _as_scanned(a) == _as_scanned(b)
 
 
 def _as_scanned(name: str) -> str:
@@ -677,7 +667,8 @@ def _as_scanned(name: str) -> str:
 
 
 def _born_together(a: date | None, b: date | None) -> bool:
-    """One date of birth, as written or mistyped on one record (a twin's date keyed a day out)."""
+    """One date of birth, as written or mistyped on one record (a day out, one field off, or day and
+    month swapped): what a twin's record may carry."""
     return bool(a and b and (a == b or _dates_may_agree(a, b)))
 
 

@@ -273,25 +273,27 @@ class TestClassesMissedOnOutsideData:
         assert clusters([person("a", "Cerys", "Prydderch", "2014-05-12", sex="f"),
                          person("b", "Ffion", "Prydderch", "2016-05-12", sex="f")]) == [{"a"}, {"b"}]
 
-    def test_a_misspelling_borne_in_five_families_is_still_read_as_the_name_it_is_near(self):
-        """A scanner that reads Tegan as Tcgan does so for every family it scans: the spelling becomes a
-        'real name' of the index, but beside Tegan it is Tegan mistyped, not a twin."""
+    @pytest.mark.parametrize("first, second", [("Jo", "Joy"), ("Al", "Alys"), ("Tolu", "Tola"), ("Yi", "Yu"), ("Wei", "Wen")])
+    def test_short_names_and_names_only_the_index_knows_are_still_two_children(self, first, second):
+        """Jo is a name, not an initial of Joy; Tolu, Tola, Yi, Yu and Wei (borne in five families each, so
+        real names to the index though no curated list has them) are not typing errors of each other."""
         resolver = Resolver()
         for i, family in enumerate(["Bevan", "Price", "Lloyd", "Morgan", "Hughes"]):
-            resolver.resolve(person(f"f{i}", "Tcgan", family, "2010-01-01", sex="f"))
-        assert resolver.real_name("tcgan")
-        assert clusters([person("a", "Tegan", "Whetham", "2016-01-12", sex="f"),
-                         person("b", "Tcgan", "Whetham", "2016-01-12", sex="f")], resolver)[-1] == {"a", "b"}
+            for j, given in enumerate((first, second)):
+                resolver.resolve(person(f"f{i}{j}", given, family, f"201{j}-0{i + 1}-01", postcode=f"CF{i}{j} 1AA"))
+        assert clusters([person("a", first, "Whetham", "2016-01-12"), person("b", second, "Whetham", "2016-01-12")],
+                        resolver)[-2:] == [{"a"}, {"b"}]
 
     def test_a_name_misread_by_a_scanner_is_that_name(self):
         assert clusters([person("a", "Manon", "Whetham", "2016-01-12", sex="f"),
                          person("b", "Rnanon", "Whetham", "2016-01-12", sex="f")]) == [{"a", "b"}]
 
-    def test_an_initial_is_not_another_child_but_only_an_operator_may_say_whose(self):
+    @pytest.mark.parametrize("name, initial", [("Zofia", "Z"), ("Rhodri", "Rh")])
+    def test_an_initial_is_not_another_child_but_only_an_operator_may_say_whose(self, name, initial):
         resolver = Resolver()
-        zofia = resolver.resolve(person("a", "Zofia", "Ales", "2019-08-27", sex="f"))
-        initial = resolver.resolve(person("b", "Z", "Ales", "2019-08-27", sex="f"))
-        assert initial.action == "review" and initial.candidate == zofia.person_id
+        named = resolver.resolve(person("a", name, "Ales", "2019-08-27", sex="f"))
+        decision = resolver.resolve(person("b", initial, "Ales", "2019-08-27", sex="f"))
+        assert decision.action == "review" and decision.candidate == named.person_id
 
     def test_a_record_with_no_given_name_goes_to_an_operator_not_to_a_child(self):
         """Everything else agrees, but which of the family's children born that day is it? Queued for a
