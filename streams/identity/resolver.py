@@ -10,8 +10,8 @@ one twin's date may be mistyped) never merge, nor does a record join a person no
 birth (or sexes) agree with its own (parent and child of the same name); a record with no given
 name, or a person known only without one, and a different real name at the same family name and
 date of birth but another address are for an operator, never merged automatically (which of a
-family's children born that day is it?) unless by NHS number; a date a day, a month or a year out, or with day and month
-swapped, is weaker evidence, not a veto; a shared common surname is weak evidence and a rare one
+family's children born that day is it?) unless by NHS number; a date a day, a month or a year out,
+or with day and month swapped, is weaker evidence, not a veto; a shared common surname is weak evidence and a rare one
 strong (term-frequency adjustment). A false merge is worse than a missed one: the
 thresholds are set for precision.
 """
@@ -300,9 +300,10 @@ class Resolver:
 
     def _undecidable(self, record: Record, person: str) -> bool:
         """Evidence only an operator can weigh, however strong the rest: no given name (or an initial that
-        is no name: Z, Rh) on the record, or on any of the person's records (which of a family's children born that day is it?); or a given
-        name that is another real name than every one of the person's, at one family name and date of
-        birth but another address (a twin who lives elsewhere, say in foster care, or a renamed child)."""
+        is no name: Z, Rh) on the record, or on any of the person's records (which of a family's children
+        born that day is it?); or a given name that is another real name than every one of the person's,
+        at one family name and date of birth but another address (a twin who lives elsewhere, say in
+        foster care, or a renamed child)."""
         members = [self.records[member_id] for member_id in self.members[person]]
         if _is_initial(record.given_name, self.real_name) or all(_is_initial(m.given_name, self.real_name) for m in members):
             return True  # an initial says no more than no name
