@@ -11,9 +11,9 @@ birth (or sexes) agree with its own (parent and child of the same name); a recor
 name, or a person known only without one, and a different real name at the same family name and
 date of birth but another address are for an operator, never merged automatically (which of a
 family's children born that day is it?) unless by NHS number; a date a day, a month or a year out,
-or with day and month swapped, is weaker evidence, not a veto; a shared common surname is weak evidence and a rare one
-strong (term-frequency adjustment). A false merge is worse than a missed one: the
-thresholds are set for precision.
+or with day and month swapped, is weaker evidence, not a veto; a shared common surname is weak
+evidence and a rare one strong (term-frequency adjustment). A false merge is worse than a missed
+one: the thresholds are set for precision.
 """
 
 from __future__ import annotations
@@ -270,7 +270,7 @@ class Resolver:
         if not ranked:
             return Decision(self._new_person(), "new", 0.0)
         person, score = ranked[0]
-        if score >= self.match_threshold and not self._conflicts(record, person) and not self._undecidable(record, person):
+        if score >= self.match_threshold and self._may_join(record, person):
             # Another person matched almost as well but not merged with this one: ambiguous.
             close = [other for other, other_score in ranked[1:] if other_score > score - AMBIGUITY_MARGIN]
             absorbed = self._bridged(record, person, ranked)
@@ -285,29 +285,24 @@ class Resolver:
         evidence this record bridges. Merged only when nothing in any of them contradicts the record,
         the person or each other."""
         strong = [other for other, score in ranked if other != person and score >= self.match_threshold
-                  and not self._conflicts(record, other) and not self._undecidable(record, other)
-                  and self.compatible(person, other, record)]
+                  and self._may_join(record, other) and self.compatible(person, other, record)]
         return tuple(other for other in strong if all(self.compatible(other, kept) for kept in strong if kept != other))
 
-    def _conflicts(self, record: Record, person: str) -> bool:
-        """Whether the record cannot be this person, so cannot bridge it to another: any member with a
-        different valid NHS number or who is the record's twin; or a date of birth (or sex) that no member
-        with one agrees with (parent and child of one name). One member's mistyped date does not veto
-        a record that agrees with the others."""
+    def _may_join(self, record: Record, person: str) -> bool:
+        """Whether the record may join this person (or bridge it to another) without an operator. Not when
+        it cannot be this person: a member with a different valid NHS number or who is its twin, or a date
+        of birth (or sex) that no member with one agrees with (parent and child of one name; one member's
+        mistyped date does not veto a record that agrees with the others). Nor when only an operator can
+        weigh the evidence, however strong the rest: no given name (or an initial that is no name: Z, Rh)
+        on the record, or on every one of the person's records (which of a family's children born that day
+        is it?); or another real given name than every one of the person's at one family name and date of
+        birth, at any address (a twin at the same one; elsewhere, a twin in foster care or a renamed child)."""
         members = [self.records[member_id] for member_id in self.members[person]]
-        return (any(self._contradicts(record, member) for member in members) or self._disagree([record], members)
-                or self._twin_of_household(record, members))
-
-    def _undecidable(self, record: Record, person: str) -> bool:
-        """Evidence only an operator can weigh, however strong the rest: no given name (or an initial that
-        is no name: Z, Rh) on the record, or on any of the person's records (which of a family's children
-        born that day is it?); or a given name that is another real name than every one of the person's,
-        at one family name and date of birth but another address (a twin who lives elsewhere, say in
-        foster care, or a renamed child)."""
-        members = [self.records[member_id] for member_id in self.members[person]]
+        if any(self._contradicts(record, member) for member in members) or self._disagree([record], members):
+            return False
         if _is_initial(record.given_name, self.real_name) or all(_is_initial(m.given_name, self.real_name) for m in members):
-            return True  # an initial says no more than no name
-        return self._twin_of_household(record, members, anywhere=True)
+            return False  # an initial says no more than no name
+        return not self._twin_of_household(record, members, anywhere=True)
 
     def _twin_of_household(self, record: Record, members: list[Record], anywhere: bool = False) -> bool:
         """The twin rule across a person's records: the family name on one, the given name on another (a
@@ -402,7 +397,7 @@ class Resolver:
     @staticmethod
     def _date_weight(a: date | None, b: date | None) -> float:
         if a is None or b is None:
-            return 0.0  # missing: no evidence either way (a date no member agrees with vetoes, see _conflicts)
+            return 0.0  # missing: no evidence either way (a date no member agrees with vetoes, see _may_join)
         if a == b:
             return 10.0
         if transposed(a) == b:
