@@ -5,15 +5,17 @@ each record, the person it belongs to: an existing person (``match``), a new per
 or a new person with the closest candidate queued for a human (``review``). Guarantees: a
 valid NHS number dominates (equal: same person; different: different people); an invalid one is
 ignored and reported; twins (same family name, date of birth and address, two different real
-given names: neither a form nor a typing error of the other; also read across a person's records;
-one twin's date may be mistyped) never merge, nor does a record join a person none of whose dates of
-birth (or sexes) agree with its own (parent and child of the same name); a record with no given
-name, or a person known only without one, and a different real name at the same family name and
-date of birth but another address are for an operator, never merged automatically (which of a
-family's children born that day is it?) unless by NHS number; a date a day, a month or a year out,
-or with day and month swapped, is weaker evidence, not a veto; a shared common surname is weak
-evidence and a rare one strong (term-frequency adjustment). A false merge is worse than a missed
-one: the thresholds are set for precision.
+given names: neither a form nor a typing error of the other, where a spelling one source repeats
+in several families is still a typing error beside a far commoner name; also read across a
+person's records; one twin's date may be mistyped) never merge, nor does a record join a person
+none of whose dates of birth (or sexes) agree with its own (parent and child of the same name); a
+record with no given name, or a person known only without one, and a different real name at the
+same family name and date of birth but another address are for an operator, never merged
+automatically (which of a family's children born that day is it?) unless by NHS number, and a
+person known only without a given name does not hold a named record back from its match; a date
+a day, a month or a year out, or with day and month swapped, is weaker evidence, not a veto; a
+shared common surname is weak evidence and a rare one strong (term-frequency adjustment). A false
+merge is worse than a missed one: the thresholds are set for precision.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from schemas.validators import nhs_number_problem, normalise_postcode
 from streams.identity.names import (
     first_given,
     fold,
+    given_names_within,
     known_given_name,
     name_forms,
     nearest_given_names,
@@ -62,6 +65,10 @@ AMBIGUITY_MARGIN = 3.0
 # A given name borne in this many families of the index is a real name, even if no curated list has it.
 # Families, not records: a misspelling kept by one source system comes back on every record it sends.
 KNOWN_IN_INDEX = 5
+# ... unless it is a typing error after all: a curated name it may be a mistyping of is this many times as
+# common in the index, and common itself (Dielan in 22 records beside Dylan's 342: one source's habit).
+TYPING_ERROR_RATIO = 10
+COMMON_NAME_RECORDS = 50
 KEY_LIMIT = 500  # records under one blocking key beyond which it is skipped
 LOOSE_KEY_LIMIT = 40
 SIMILAR_SPELLING = 0.8  # Jaro-Winkler: a spelling that is no name, this close to a name, is that name mistyped
@@ -269,16 +276,26 @@ class Resolver:
             return Decision(person, "match", 99.0, absorbed=self._bridged(record, person, ranked))
         if not ranked:
             return Decision(self._new_person(), "new", 0.0)
+        # A person known only without a given name is never joined automatically (``_may_join``): for a
+        # named record it is no contender either, so a nameless record seen first does not hold the child's
+        # other records apart.
+        contenders = ranked if _is_initial(record.given_name, self.real_name) else \
+            [(other, other_score) for other, other_score in ranked if not self._known_only_by_initials(other)]
+        if contenders:
+            person, score = contenders[0]
+            if score >= self.match_threshold and self._may_join(record, person):
+                # Another person matched almost as well but not merged with this one: ambiguous.
+                close = [other for other, other_score in contenders[1:] if other_score > score - AMBIGUITY_MARGIN]
+                absorbed = self._bridged(record, person, ranked)
+                if all(other in absorbed for other in close):
+                    return Decision(person, "match", score, absorbed=absorbed)
         person, score = ranked[0]
-        if score >= self.match_threshold and self._may_join(record, person):
-            # Another person matched almost as well but not merged with this one: ambiguous.
-            close = [other for other, other_score in ranked[1:] if other_score > score - AMBIGUITY_MARGIN]
-            absorbed = self._bridged(record, person, ranked)
-            if all(other in absorbed for other in close):
-                return Decision(person, "match", score, absorbed=absorbed)
         if score >= REVIEW_THRESHOLD:
             return Decision(self._new_person(), "review", score, candidate=person)
         return Decision(self._new_person(), "new", score)
+
+    def _known_only_by_initials(self, person: str) -> bool:
+        return all(_is_initial(self.records[member].given_name, self.real_name) for member in self.members[person])
 
     def _bridged(self, record: Record, person: str, ranked: list[tuple[str, float]]) -> tuple[str, ...]:
         """Other persons the record also matches strongly: the same person, seen before without the
@@ -373,8 +390,15 @@ class Resolver:
         return given, family, False
 
     def real_name(self, name: str) -> bool:
-        """A given name people are really called (curated data, or common in this index), not a typing error."""
-        return known_given_name(name) or len(self.given_families.get(name, ())) >= KNOWN_IN_INDEX
+        """A given name people are really called (curated data, or borne in several families of this index
+        and not dwarfed by a curated name it may be a mistyping of), not a typing error. Two names only the
+        index knows, or of like frequency (Tolu / Tola in five families each), stay two names."""
+        if known_given_name(name):
+            return True
+        if len(self.given_families.get(name, ())) < KNOWN_IN_INDEX:
+            return False
+        dwarfed_below = max(COMMON_NAME_RECORDS, TYPING_ERROR_RATIO * self.given_counts[name])
+        return not any(self.given_counts[curated] >= dwarfed_below for curated in _curated_names_mistyped_as(name))
 
     def score_person(self, record: Record, member_ids: list[str]) -> float:
         """The evidence that ``record`` is this person: for each field, the best agreement among the
@@ -632,6 +656,12 @@ def _mistyped(spelling: str, name: str) -> bool:
     return (_close_spelling(spelling, name) or _abbreviation(spelling, name) or _misread(spelling, name)
             or (spelling[:1] == name[:1] and JaroWinkler.similarity(spelling, name) >= SIMILAR_SPELLING
                 and OSA.distance(spelling, name) <= 2))
+
+
+@lru_cache(maxsize=1 << 14)
+def _curated_names_mistyped_as(spelling: str) -> tuple[str, ...]:
+    """The curated given names a spelling may be a typing error of (``_mistyped``; abbreviations aside)."""
+    return tuple(sorted(name for name in given_names_within(spelling, 2) if _mistyped(spelling, name)))
 
 
 def _abbreviation(a: str, b: str) -> bool:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.identity.names import fold, parse_date, same_name_group, surname_parts
+from streams.identity.names import fold, known_given_name, parse_date, same_name_group, surname_parts
 from streams.identity.resolver import Record, Resolver
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +47,10 @@ class TestNames:
         """Hyphenated surnames share parts; UK date formats parse day first."""
         assert "jones" in surname_parts("Parry-Jones") and "parryjones" in surname_parts("Parry Jones")
         assert parse_date("14/05/2016") == parse_date("2016-05-14") == parse_date("14 May 2016")
+
+    def test_welsh_names_the_name_dictionary_lacks_are_names(self):
+        """Carwyn, Elain, Elan and Deri are given names here, so two of them at one home are two children."""
+        assert all(known_given_name(name) for name in ("carwyn", "elain", "elan", "deri"))
 
 
 class TestMatches:
@@ -283,6 +287,33 @@ class TestClassesMissedOnOutsideData:
                 resolver.resolve(person(f"f{i}{j}", given, family, f"201{j}-0{i + 1}-01", postcode=f"CF{i}{j} 1AA"))
         assert clusters([person("a", first, "Whetham", "2016-01-12"), person("b", second, "Whetham", "2016-01-12")],
                         resolver) == [{"a"}, {"b"}]
+
+    @pytest.mark.parametrize("dylans, dielans, one_child", [(60, 5, True), (60, 8, False), (45, 5, False)])
+    def test_a_misspelling_one_source_repeats_is_a_misspelling_only_beside_a_far_commoner_name(self, dylans, dielans,
+                                                                                                one_child):
+        """Dielan, written in five families by one source, is a name to the index; beside sixty Dylans it is
+        Dylan mistyped, not a twin. Beside forty-five, or written in eight families, it stays a name."""
+        resolver = Resolver()
+        for i in range(dylans):
+            resolver.resolve(person(f"d{i}", "Dylan", f"Fam{chr(97 + i % 26)}{chr(97 + i // 26)}", f"20{10 + i % 12}-0{1 + i % 9}-1{i % 10}",
+                                    postcode=f"CF{10 + i} 1AA"))
+        for i in range(dielans):
+            resolver.resolve(person(f"e{i}", "Dielan", f"Kin{chr(97 + i)}", f"19{80 + i}-02-02", postcode=f"SA{10 + i} 2BB"))
+        found = clusters([person("a", "Dylan", "Whetham", "2016-01-12"), person("b", "Dielan", "Whetham", "2016-01-12")],
+                         resolver)
+        assert found == ([{"a", "b"}] if one_child else [{"a"}, {"b"}])
+
+    def test_a_record_known_only_without_a_given_name_does_not_hold_a_childs_records_apart(self):
+        """The nameless record matches Tukur best, but only an operator may join it; Tukur is Tudur mistyped."""
+        resolver = populated_index()
+        nameless = resolver.resolve(person("a", "", "Colquhoun", "2018-01-23", postcode="LL55 3TG", address="Bryn Road",
+                                           town="Caernarfon"))
+        tudur = resolver.resolve(person("b", "Tudur", "Colquhoun", "2018-01-23", postcode="LL55 3TG", address="Bryn Road",
+                                        town="Caernarfon"))
+        tukur = resolver.resolve(person("c", "Tukur", "Colquhoun", "2018-01-23", postcode="LL5 3TG", address="Bryn Road",
+                                        town="Caernarfon"))
+        assert tudur.action == "review" and tudur.candidate == nameless.person_id
+        assert tukur.action == "match" and tukur.person_id == tudur.person_id != nameless.person_id
 
     def test_a_name_misread_by_a_scanner_is_that_name(self):
         assert clusters([person("a", "Manon", "Whetham", "2016-01-12", sex="f"),
