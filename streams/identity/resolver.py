@@ -28,14 +28,13 @@ from datetime import date
 from functools import lru_cache
 from typing import Protocol
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from schemas.validators import nhs_number_problem, normalise_postcode
 from streams.identity.names import (
     first_given,
     fold,
-    given_names_within,
     known_given_name,
     name_forms,
     nearest_given_names,
@@ -140,6 +139,7 @@ class Resolver:
         self.family_counts: Counter[str] = Counter()
         self.given_counts: Counter[str] = Counter()
         self.given_families: dict[str, set[str]] = {}  # up to KNOWN_IN_INDEX family names per given name
+        self.common_given_names: list[str] = []  # curated given names in COMMON_NAME_RECORDS records or more
         self.total = 0
         self.reviews: list[tuple[str, str, float]] = []
         self.apart: set[frozenset[str]] = set()
@@ -279,8 +279,11 @@ class Resolver:
         # A person known only without a given name is never joined automatically (``_may_join``): for a
         # named record it is no contender either, so a nameless record seen first does not hold the child's
         # other records apart.
-        contenders = ranked if _is_initial(record.given_name, self.real_name) else \
-            [(other, other_score) for other, other_score in ranked if not self._known_only_by_initials(other)]
+        contenders = [(other, other_score) for other, other_score in ranked
+                      if other_score > self.match_threshold - AMBIGUITY_MARGIN]  # the others decide nothing here
+        if not _is_initial(record.given_name, self.real_name):
+            contenders = [(other, other_score) for other, other_score in contenders
+                          if not self._known_only_by_initials(other)]
         if contenders:
             person, score = contenders[0]
             if score >= self.match_threshold and self._may_join(record, person):
@@ -398,13 +401,17 @@ class Resolver:
         if len(self.given_families.get(name, ())) < KNOWN_IN_INDEX:
             return False
         dwarfed_below = max(COMMON_NAME_RECORDS, TYPING_ERROR_RATIO * self.given_counts[name])
-        return not any(self.given_counts[curated] >= dwarfed_below for curated in _curated_names_mistyped_as(name))
+        near = process.extract(name, self.common_given_names, scorer=OSA.distance, score_cutoff=2, limit=None)
+        return not any(self.given_counts[common] >= dwarfed_below and _mistyped(name, common) for common, _, _ in near)
 
     def score_person(self, record: Record, member_ids: list[str]) -> float:
         """The evidence that ``record`` is this person: for each field, the best agreement among the
         person's records that have it (one may carry the date of birth, another the current postcode).
         A record lacking a field says nothing of it: a record with no given name does not hide another
         member's different one."""
+        if len(member_ids) == 1:  # most persons: one record
+            parts = self._evidence(record, self.records[member_ids[0]])
+            return parts if isinstance(parts, float) else _total(parts)
         best: list[float | None] | None = None
         decisive = -math.inf
         for member_id in member_ids:
@@ -520,6 +527,8 @@ class Resolver:
             self.family_counts[record.family_name] += 1
         if record.given_name:
             self.given_counts[record.given_name] += 1
+            if self.given_counts[record.given_name] == COMMON_NAME_RECORDS and known_given_name(record.given_name):
+                self.common_given_names.append(record.given_name)
             families = self.given_families.setdefault(record.given_name, set())
             if record.family_name and len(families) < KNOWN_IN_INDEX:
                 families.add(record.family_name)
@@ -564,13 +573,18 @@ def _one_given_name(a: str, b: str) -> bool:
     return one_name(a, b)
 
 
-# The fields compared, in the order ``_evidence`` gives them, and the weight of each when a record lacks it.
+# The fields compared, in the order ``_evidence`` gives them.
 FIELDS = ("date_of_birth", "given_name", "family_name", "sex", "postcode", "address_line", "town")
-_MISSING_WEIGHT = (0.0, -0.5, -0.5, 0.0, 0.0, 0.0, 0.0)
 
 
 def _total(parts: tuple[float | None, ...] | list[float | None]) -> float:
-    return sum(missing if part is None else part for part, missing in zip(parts, _MISSING_WEIGHT))
+    """The fields' weights summed in order; a field a record lacks (None) weighs nothing, save a missing
+    given or family name (-0.5). Written out: the resolver's hottest sum."""
+    date_of_birth, given, family, sex, postcode, address, town = parts
+    return (0 + (0.0 if date_of_birth is None else date_of_birth) + (-0.5 if given is None else given)
+            + (-0.5 if family is None else family) + (0.0 if sex is None else sex)
+            + (0.0 if postcode is None else postcode) + (0.0 if address is None else address)
+            + (0.0 if town is None else town))
 
 
 def names_swapped(resolver: Resolver, a: Record, b: Record) -> bool:
@@ -656,12 +670,6 @@ def _mistyped(spelling: str, name: str) -> bool:
     return (_close_spelling(spelling, name) or _abbreviation(spelling, name) or _misread(spelling, name)
             or (spelling[:1] == name[:1] and JaroWinkler.similarity(spelling, name) >= SIMILAR_SPELLING
                 and OSA.distance(spelling, name) <= 2))
-
-
-@lru_cache(maxsize=1 << 14)
-def _curated_names_mistyped_as(spelling: str) -> tuple[str, ...]:
-    """The curated given names a spelling may be a typing error of (``_mistyped``; abbreviations aside)."""
-    return tuple(sorted(name for name in given_names_within(spelling, 2) if _mistyped(spelling, name)))
 
 
 def _abbreviation(a: str, b: str) -> bool:
