@@ -35,11 +35,12 @@ from sinks.contract import PlannedDelivery, UnitOfWork
 from sinks.models import DeliveryRecord, IdentityChange, IdentityRecord, IdentityReview, IdentitySequence
 from sinks.store import insert_ignoring_duplicates, stage_insert
 from streams.identity.keys import children_of, person_key
-from streams.identity.resolver import MATCH_THRESHOLD, Decision, Record, Resolver
+from streams.identity.resolver import MATCH_THRESHOLD, Decision, Record, Resolver, set_aside_long_lived
 from streams.sharing.policy import Policy
 
 log = structlog.get_logger("safeguard.identity")
 
+LONG_LIVED_REPLAY = 50_000  # log entries replayed at once (a worker starting) after which the index is set aside
 RECORD_FIELDS = ("given_name", "family_name", "sex", "nhs_number", "postcode", "address_line", "town")
 
 
@@ -303,6 +304,8 @@ class IdentityIndex:
             self.resolver, self.last_seq, self.subject_of, self.records_of = Resolver(self.match_threshold), 0, {}, {}
         if latest > self.last_seq:
             self._replay(session, self.resolver, self.last_seq, latest)
+            if latest - self.last_seq >= LONG_LIVED_REPLAY:
+                set_aside_long_lived()
             self.last_seq = latest
         return self.resolver, latest
 

@@ -3,12 +3,15 @@
 import csv
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 from streams.identity.names import fold, known_given_name, parse_date, same_name_group, surname_parts
-from streams.identity.resolver import Record, Resolver
+from streams.identity.resolver import Record, Resolver, _dates_may_agree
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -362,3 +365,18 @@ class TestClassesMissedOnOutsideData:
     def test_a_parent_and_child_of_one_name_decades_apart_still_never_merge(self):
         assert clusters([person("a", "Owain", "Pritchard", "1988-03-09"), person("b", "Owen", "Pritchard", "2014-03-09")]) \
             == [{"a"}, {"b"}]
+
+
+@hypothesis.settings(max_examples=2000, deadline=None)
+@hypothesis.given(st.dates(min_value=date(1900, 1, 1), max_value=date(2040, 12, 31)),
+                  st.one_of(st.integers(-400, 400), st.dates(min_value=date(1900, 1, 1), max_value=date(2040, 12, 31))))
+@hypothesis.example(date(2015, 12, 31), 1)  # a day out across a year
+@hypothesis.example(date(2016, 3, 31), 1)  # across a month
+@hypothesis.example(date(2016, 4, 3), date(2016, 3, 4))  # day and month swapped
+@hypothesis.example(date(2016, 4, 3), date(2026, 4, 3))  # a year one digit out
+def test_the_quick_date_check_agrees_with_the_date_weight(first, days_out_or_other):
+    """The candidate filter's shortcut says exactly what the weight says: not counted against (> 0).
+    Dates near each other (up to 400 days out) and dates anywhere."""
+    second = first + timedelta(days=days_out_or_other) if isinstance(days_out_or_other, int) else days_out_or_other
+    if first != second:
+        assert _dates_may_agree(first, second) == (Resolver._date_weight(first, second) > 0)
