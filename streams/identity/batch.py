@@ -10,7 +10,7 @@ output gives each record its person after the whole file (merges included).
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from streams.identity.resolver import MATCH_THRESHOLD, Record, Resolver
@@ -19,7 +19,7 @@ COLUMNS = ("record_id", "source", "given_name", "family_name", "date_of_birth", 
            "address_line", "town")
 
 
-def read_records(path: Path) -> Iterator[tuple[int, Record | None, list[str]]]:
+def read_records(path: Path) -> Iterator[tuple[int, Record | None, Sequence[str]]]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         if not reader.fieldnames or "record_id" not in reader.fieldnames:

@@ -23,6 +23,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from sys import intern
 
 import structlog
 from sqlalchemy import and_, or_, update
@@ -398,9 +399,13 @@ def _stored(record: Record) -> dict:
 
 
 def _loaded(row: IdentityRecord) -> Record:
-    return Record(record_id=row.record_key, source=row.source, given_name=row.given_name, family_name=row.family_name,
-                  date_of_birth=date.fromisoformat(row.date_of_birth) if row.date_of_birth else None, sex=row.sex,
-                  nhs_number=row.nhs_number, postcode=row.postcode, address_line=row.address_line, town=row.town)
+    """A logged record as the resolver holds it: its text interned as ``Record.from_raw`` does (the
+    database returns a new string for every value; a million records share a few thousand names)."""
+    return Record(record_id=row.record_key, source=intern(row.source), given_name=intern(row.given_name),
+                  family_name=intern(row.family_name),
+                  date_of_birth=date.fromisoformat(row.date_of_birth) if row.date_of_birth else None, sex=intern(row.sex),
+                  nhs_number=row.nhs_number, postcode=intern(row.postcode), address_line=intern(row.address_line),
+                  town=intern(row.town))
 
 
 def _follow(session: Session, about: list[tuple[str, str]], previous: str, person_id: str) -> int:
