@@ -599,7 +599,18 @@ def _family_agreement(a: str, b: str) -> float:
 
 @lru_cache(maxsize=1 << 20)
 def _one_given_name(a: str, b: str) -> bool:
+    """One given name as written (``one_name``), for the twin rule. Two names the curated data knows are
+    one only as forms of each other or with a letter doubled (Ana / Anna): a letter dropped or two letters
+    swapped between two real names gives another real name (Elain and Elan, Maria and Mara are twins)."""
+    if known_given_name(a) and known_given_name(b):
+        return same_name_group(a, b) or _letter_doubled(a, b)
     return one_name(a, b)
+
+
+def _letter_doubled(a: str, b: str) -> bool:
+    shorter, longer = sorted((a, b), key=len)
+    return len(longer) == len(shorter) + 1 and any(
+        longer[i] == longer[i - 1] and longer[:i] + longer[i + 1:] == shorter for i in range(1, len(longer)))
 
 
 def set_aside_long_lived() -> None:

@@ -307,6 +307,16 @@ class TestClassesMissedOnOutsideData:
                          resolver)
         assert found == ([{"a", "b"}] if one_child else [{"a"}, {"b"}])
 
+    @pytest.mark.parametrize("first, second, twins", [("Elain", "Elan", True), ("Maria", "Mara", True),
+                                                       ("Ana", "Anna", False), ("Megan", "Megn", False)])
+    def test_two_real_names_a_letter_apart_are_two_children(self, first, second, twins):
+        """A letter dropped between two real names gives another real name (Elain and Elan, Maria and
+        Mara: twins); a letter doubled (Ana / Anna) or dropped from a name to no name (Megn) is one child."""
+        resolver = populated_index()
+        found = clusters([person("a", first, "Adeyemi", "2017-06-14", sex="f"), person("b", second, "Adeyemi", "2017-06-14", sex="f")],
+                         resolver)
+        assert found == ([{"a"}, {"b"}] if twins else [{"a", "b"}])
+
     @pytest.mark.parametrize("common, rare, twin", [("Mia", "Ria", "Mia"), ("Maja", "Kaja", "Maja"), ("Ryan", "Ayan", "Ryan"),
                                                      ("Lola", "Tola", "Tolu"), ("Lily", "Li", "Lily")])
     def test_a_rare_name_beside_a_far_commoner_one_is_still_a_name(self, common, rare, twin):
