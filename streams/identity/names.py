@@ -145,14 +145,9 @@ def nearest_given_names(spelling: str) -> frozenset[str]:
     seven letters or more), letters swapped counting as one. Ceciklia: Cecilia; Tses: Tess."""
     if len(spelling) < 3:
         return frozenset()
-    return given_names_within(spelling, 2 if len(spelling) >= 7 else 1)
-
-
-@lru_cache(maxsize=1 << 16)
-def given_names_within(spelling: str, edits: int) -> frozenset[str]:
-    """The curated given names at most ``edits`` edits from a spelling (letters swapped count as one)."""
-    found = process.extract(spelling, _vocabulary_near(len(spelling), edits), scorer=OSA.distance,
-                            score_cutoff=edits, limit=None)
+    limit = 2 if len(spelling) >= 7 else 1
+    found = process.extract(spelling, _vocabulary_near(len(spelling), limit), scorer=OSA.distance,
+                            score_cutoff=limit, limit=None)
     return frozenset(name for name, _distance, _index in found)
 
 

@@ -297,7 +297,7 @@ class Resolver:
                       if other_score > self.match_threshold - AMBIGUITY_MARGIN]  # the others decide nothing here
         if not _is_initial(record.given_name, self.real_name):
             contenders = [(other, other_score) for other, other_score in contenders
-                          if not self._known_only_by_initials(other)]
+                          if not self._only_initials([self.records[member] for member in self.members[other]])]
         if contenders:
             person, score = contenders[0]
             if score >= self.match_threshold and self._may_join(record, person):
@@ -311,8 +311,9 @@ class Resolver:
             return Decision(self._new_person(), "review", score, candidate=person)
         return Decision(self._new_person(), "new", score)
 
-    def _known_only_by_initials(self, person: str) -> bool:
-        return all(_is_initial(self.records[member].given_name, self.real_name) for member in self.members[person])
+    def _only_initials(self, members: list[Record]) -> bool:
+        """A person known only without a given name, or by an initial that is no name."""
+        return all(_is_initial(member.given_name, self.real_name) for member in members)
 
     def _bridged(self, record: Record, person: str, ranked: list[tuple[str, float]]) -> tuple[str, ...]:
         """Other persons the record also matches strongly: the same person, seen before without the
@@ -334,7 +335,7 @@ class Resolver:
         members = [self.records[member_id] for member_id in self.members[person]]
         if any(self._contradicts(record, member) for member in members) or self._disagree([record], members):
             return False
-        if _is_initial(record.given_name, self.real_name) or all(_is_initial(m.given_name, self.real_name) for m in members):
+        if _is_initial(record.given_name, self.real_name) or self._only_initials(members):
             return False  # an initial says no more than no name
         return not self._twin_of_household(record, members, anywhere=True)
 
