@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, LargeBinary, Text, text
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, text
 from sqlmodel import Field, SQLModel
 
 INTAKE_ACCEPTED = "accepted"
@@ -302,6 +302,7 @@ class IdentitySequence(SQLModel, table=True):
 
     id: int = Field(primary_key=True)
     last_seq: int = 0
+    indexed_seq: int = 0  # the log is in identity_member / identity_block up to here (an older store: 0)
 
 
 class IdentityRecord(SQLModel, table=True):
@@ -342,6 +343,41 @@ class IdentityChange(SQLModel, table=True):
     actor: str = Field(max_length=80)
     at: datetime
     undone_by_seq: int | None = None
+
+
+class IdentityMember(SQLModel, table=True):
+    """The person each logged record belongs to now (merges and un-merges move it), one row per
+    ``identity_record``: with ``identity_block`` and ``identity_nhs`` it is the index every worker
+    consults, so no worker holds it in memory. A record with exactly the details of an earlier one
+    is its duplicate (``duplicate_of_seq``) and moves with it. ``fingerprint``: a stable hash of the
+    details, to find that earlier record."""
+
+    __tablename__ = "identity_member"
+
+    record_key: str = Field(primary_key=True, max_length=120)
+    seq: int = Field(unique=True)  # the record's place in the log (``identity_record.seq``)
+    person_id: str = Field(index=True, max_length=36)
+    duplicate_of_seq: int | None = Field(default=None, index=True)
+    fingerprint: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True, index=True))
+
+
+class IdentityBlock(SQLModel, table=True):
+    """A blocking key (a stable 63-bit hash of it) each record is filed under: the records to compare
+    a new one with are those sharing a key."""
+
+    __tablename__ = "identity_block"
+
+    key_hash: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    seq: int = Field(primary_key=True)
+
+
+class IdentityNhs(SQLModel, table=True):
+    """The person a valid NHS number belongs to (the first record carrying it; it follows merges)."""
+
+    __tablename__ = "identity_nhs"
+
+    nhs_number: str = Field(primary_key=True, max_length=10)
+    person_id: str = Field(max_length=36)
 
 
 class IdentityReview(SQLModel, table=True):

@@ -6,42 +6,57 @@ reject a review, un-merge). Outputs: a master person id per person of the event;
 decisions); ``identity_review`` rows for the uncertain band; deliveries whose ``master_person_id``
 follows every merge and un-merge; a ``person.merged`` / ``person.unmerged`` notice to operators.
 
-Guarantees: resolution is serialised across workers by updating the ``identity_sequence`` row first
-in the unit of work (a row lock on PostgreSQL, the write lock on SQLite) and each worker replays the
-log up to the latest sequence before resolving, so two workers never make two masters for one new
-child; should anything get past the lock, the unique ``seq`` of the log refuses the second writer's
-unit of work, which is retried after replaying the log. A redelivered event reuses its stored
-records (idempotent). If the unit of work fails, the
-caller calls ``discard`` and the in-memory index is rebuilt from the log. Logs carry identifiers
-only.
+Guarantees: one index for all workers: the records, their persons and blocking keys are in the store
+(``identity_member``, ``identity_block``, ``identity_nhs``, written in the same unit of work as the
+log; see ``stored.py``), and a worker holds in memory only the name statistics and operators'
+decisions, replayed from the log, so memory does not grow with the index nor multiply with
+workers. Resolution is serialised across workers by updating the ``identity_sequence`` row first
+in the unit of work (a row lock on PostgreSQL, the write lock on SQLite) and each worker replays
+the log's new entries into its statistics before resolving, so two workers never make two masters
+for one new child; should anything get past the lock, the unique ``seq`` of the log refuses the
+second writer's unit of work, which is retried. A redelivered event reuses its stored records
+(idempotent). If the unit of work fails, the caller calls ``discard`` and the statistics are
+replayed afresh. A store whose log predates the stored index is indexed once, by the first
+worker to take the lock. Logs carry identifiers only.
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime
-from sys import intern
+from dataclasses import dataclass, replace
+from datetime import datetime
+from itertools import chain, islice
 
 import structlog
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, delete, insert, or_, update
 from sqlmodel import Session, select
 
 from schemas.events import RegisterEntry
 from schemas.person import PersonRef
 from sinks.audit import AuditEntry, AuditSink
 from sinks.contract import PlannedDelivery, UnitOfWork
-from sinks.models import DeliveryRecord, IdentityChange, IdentityRecord, IdentityReview, IdentitySequence
+from sinks.models import (
+    DeliveryRecord,
+    IdentityBlock,
+    IdentityChange,
+    IdentityMember,
+    IdentityNhs,
+    IdentityRecord,
+    IdentityReview,
+    IdentitySequence,
+)
 from sinks.store import insert_ignoring_duplicates, stage_insert
 from streams.identity.keys import children_of, person_key
-from streams.identity.resolver import MATCH_THRESHOLD, Decision, Record, Resolver, set_aside_long_lived
+from streams.identity.resolver import MATCH_THRESHOLD, Decision, Record, Resolver
+from streams.identity.stored import RECORD_COLUMNS, StoredResolver, fingerprint_hash, record_from_row, stable_hash
 from streams.sharing.policy import Policy
 
 log = structlog.get_logger("safeguard.identity")
 
-LONG_LIVED_REPLAY = 50_000  # log entries replayed at once (a worker starting) after which the index is set aside
+INDEXING_BATCH = 5_000  # rows per INSERT when an older log is indexed
 RECORD_FIELDS = ("given_name", "family_name", "sex", "nhs_number", "postcode", "address_line", "town")
 
 
@@ -95,7 +110,8 @@ def record_from_person(record_key: str, person: PersonRef, source: str) -> Recor
 
 
 class IdentityIndex:
-    """One per worker (and one per CLI command); see the module docstring for the guarantees."""
+    """One per worker (and one per CLI command), all consulting one index in the store; see the module
+    docstring for the guarantees."""
 
     def __init__(self, policy: Policy, audit: AuditSink, clock: Callable[[], datetime],
                  match_threshold: float = MATCH_THRESHOLD) -> None:
@@ -103,46 +119,49 @@ class IdentityIndex:
         self.audit = audit
         self.clock = clock
         self.match_threshold = match_threshold
-        self.resolver: Resolver | None = None
-        self.last_seq = 0
-        self.subject_of: dict[str, str] = {}  # record key -> the subject key deliveries carry
-        self.records_of: dict[str, list[str]] = {}  # subject key -> its record keys
+        self.resolver: StoredResolver | None = None
+        self.last_seq = 0  # the name statistics are the log's up to here
         self._batch_seq: int | None = None  # set while a unit of work resolves
-        self._pending: list[dict] = []
 
     def discard(self) -> None:
-        """The unit of work failed: what this index learnt in it may not be in the log."""
-        self.resolver, self.last_seq, self._batch_seq, self._pending = None, 0, None, []
-        self.subject_of, self.records_of = {}, {}
+        """The unit of work failed: what the statistics learnt in it may not be in the log."""
+        self.resolver, self.last_seq, self._batch_seq = None, 0, None
 
     # -- the pipeline ----------------------------------------------------------------------------
     def resolve_event(self, session: Session, event) -> Resolution:  # type: ignore[no-untyped-def]
         """The event's persons resolved inside the caller's unit of work; the first call takes the lock
-        and replays the log, ``finish`` writes what the batch added (call it before committing)."""
+        and brings the statistics up to the log, ``finish`` advances the log (call it before committing)."""
         people = persons_of(event)
         if not people:
             return Resolution({}, [])
+        organisation, source = event.source.organisation_code, event.source.agency.value
+        records = [(record_from_person(f"{event.event_id}:{position}", person, source), person_key(person, organisation))
+                   for position, person in enumerate(people)]
+        resolution = self.resolve_records(session, str(event.event_id), records)
+        children = children_of(event)  # a delivery about the whole event names its child when it has one
+        return replace(resolution, subject=person_key(children[0], organisation) if len(children) == 1 else None)
+
+    def resolve_records(self, session: Session, source_event_id: str, records: list[tuple[Record, str]]) -> Resolution:
+        """One source event's records (each with the subject key its deliveries carry) resolved, logged and
+        indexed inside the caller's unit of work. A record already logged keeps its person (a redelivery)."""
         self.begin(session)
         resolver = self.resolver
-        assert resolver is not None
+        assert resolver is not None and self._batch_seq is not None
         now = self.clock()
-        organisation = event.source.organisation_code
         masters: dict[str, str] = {}
         notices: list[PlannedDelivery] = []
         reviews: list[Review] = []
-        for position, person in enumerate(people):
-            record_key = f"{event.event_id}:{position}"
-            subject = person_key(person, organisation)
+        for record, subject in records:
+            record_key = record.record_id
             if resolver.knows(record_key):  # the event again: the same answer, nothing new
                 masters[subject] = resolver.person_for(record_key)
                 continue
-            record = record_from_person(record_key, person, event.source.agency.value)
             decision = resolver.decide(record)
-            moved = resolver.apply(record, decision)
-            self._remember(record_key, subject)
             self._batch_seq += 1
-            self._pending.append({**_stored(record), "seq": self._batch_seq, "source_event_id": str(event.event_id),
-                                  "subject_key": subject, "resolved_at": now, "person_id": decision.person_id})
+            insert_ignoring_duplicates(session, IdentityRecord, [{
+                **_stored(record), "seq": self._batch_seq, "source_event_id": source_event_id,
+                "subject_key": subject, "resolved_at": now, "person_id": decision.person_id}], ["record_key"])
+            moved = resolver.apply(record, decision, seq=self._batch_seq)
             for absorbed, record_ids in moved.items():
                 self._batch_seq += 1
                 notices.append(self._merged(session, resolver, self._batch_seq, decision.person_id, absorbed, record_ids,
@@ -153,67 +172,60 @@ class IdentityIndex:
             masters[subject] = resolver.person_for(record_key)
             log.info("identity.resolved", record_key=record_key, person_id=decision.person_id, action=decision.action,
                      score=round(decision.score, 1), absorbed=list(decision.absorbed))
-        children = children_of(event)  # a delivery about the whole event names its child when it has one
-        return Resolution(masters, notices, person_key(children[0], organisation) if len(children) == 1 else None,
-                          tuple(reviews))
+        return Resolution(masters, notices, None, tuple(reviews))
 
     def begin(self, session: Session) -> None:
-        """Take the lock and replay the log now, before the unit of work reads anything (the router
-        does, so that its whole unit of work is serialised with every other worker's)."""
+        """Take the lock and bring the statistics up to the log now, before the unit of work reads
+        anything (the router does, so that its whole unit of work is serialised with every other worker's)."""
         if self._batch_seq is None:
             _, self._batch_seq = self._lock_and_sync(session)
 
     def finish(self, session: Session) -> None:
-        """Write the records this unit of work resolved and advance the log (before the commit)."""
+        """Advance the log past what this unit of work resolved (before the commit)."""
         if self._batch_seq is None:
             return
-        if self._pending:
-            insert_ignoring_duplicates(session, IdentityRecord, self._pending, ["record_key"])
         self._advance(session, self._batch_seq)
-        self.last_seq, self._batch_seq, self._pending = self._batch_seq, None, []
+        self.last_seq, self._batch_seq = self._batch_seq, None
 
-    # -- one child's records, by any of its keys (the resolver must be in sync: inside a unit of work) --
+    # -- one child's records, by any of its keys (inside a unit of work: the index's session) -----------
     def master_of(self, subject_key: str) -> str | None:
         """The master person a subject key's records belong to now, or None if the index has not seen it."""
-        records = self.records_of.get(subject_key)
-        return self.resolver.person_for(records[-1]) if records and self.resolver is not None else None
+        if self.resolver is None or self.resolver.session is None:
+            return None
+        return self.resolver.session.exec(
+            select(IdentityMember.person_id).join(IdentityRecord, IdentityRecord.record_key == IdentityMember.record_key)
+            .where(IdentityRecord.subject_key == subject_key).order_by(IdentityRecord.seq.desc()).limit(1)).first()  # type: ignore[attr-defined]
 
     def keys_like(self, subject_key: str) -> set[str]:
         """Every subject key of the person ``subject_key`` belongs to now (itself included)."""
         person = self.master_of(subject_key)
-        if person is None or self.resolver is None:
+        if person is None:
             return {subject_key}
-        return {subject_key, *(self.subject_of[r] for r in self._records_of_person(person) if r in self.subject_of)}
+        return {subject_key, *(subject for _, subject in self._records_of_person(person))}
 
     def events_like(self, subject_key: str) -> set[str]:
         """The source event ids of every record of the person ``subject_key`` belongs to now."""
         person = self.master_of(subject_key)
-        if person is None or self.resolver is None:
+        if person is None:
             return set()
-        return {record.rsplit(":", 1)[0] for record in self._records_of_person(person)}
+        return {record.rsplit(":", 1)[0] for record, _ in self._records_of_person(person)}
 
     def events_of_person(self, person_id: str) -> set[str]:
         """The source event ids of every record of a person now (after merges and un-merges)."""
-        if self.resolver is None:
+        if self.resolver is None or self.resolver.session is None:
             return set()
-        return {record.rsplit(":", 1)[0]
-                for record in self._records_of_person(self.resolver.survivor_of(person_id))}
+        return {record.rsplit(":", 1)[0] for record, _ in self._records_of_person(self.resolver.survivor_of(person_id))}
 
     def keys_of_person(self, person_id: str) -> set[str]:
         """Every subject key of a person's records."""
-        if self.resolver is None:
+        if self.resolver is None or self.resolver.session is None:
             return set()
-        return {self.subject_of[r] for r in self._records_of_person(self.resolver.survivor_of(person_id))
-                if r in self.subject_of}
+        return {subject for _, subject in self._records_of_person(self.resolver.survivor_of(person_id))}
 
-    def _records_of_person(self, person: str) -> list[str]:
-        """Its records, and those kept as exact duplicates of them."""
+    def _records_of_person(self, person: str) -> list[tuple[str, str]]:
+        """(record key, subject key) of its records, and of those kept as exact duplicates of them."""
         assert self.resolver is not None
-        return self.resolver.with_duplicates(list(self.resolver.members.get(person, [])))
-
-    def _remember(self, record_key: str, subject_key: str) -> None:
-        self.subject_of[record_key] = subject_key
-        self.records_of.setdefault(subject_key, []).append(record_key)
+        return self.resolver.records_of_person(person)
 
     def current(self, person_id: str | None) -> str | None:
         """Where a person's records are now: a person merged later in the same batch lives on in its survivor."""
@@ -236,6 +248,7 @@ class IdentityIndex:
         survivor = self._current(resolver, review.candidate_person_id)
         if absorbed == survivor:
             raise IdentityRefused(f"review {review_id}: already one person ({survivor})")
+        resolver.read_persons([absorbed, survivor])
         for a in resolver.members[absorbed]:
             for b in resolver.members[survivor]:
                 first, second = resolver.records[a], resolver.records[b]
@@ -272,70 +285,149 @@ class IdentityIndex:
             raise IdentityRefused(f"merge {change_seq} was already undone by change {change.undone_by_seq}")
         record_ids = json.loads(change.record_keys_json)
         now = self.clock()
-        resolver.unmerge(record_ids, change.absorbed_person_id)
+        restored = change.absorbed_person_id
+        resolver.read_records(record_ids)
+        # Where the records are now (the survivor, or a person it was merged into since): kept apart from
+        # the restored person, as the replay of the log will (the unmerge entry itself names the survivor).
+        holders = {resolver.person_of[r] for r in record_ids if r in resolver.person_of} - {restored, change.survivor_person_id}
+        resolver.unmerge(record_ids, restored)
+        resolver.keep_apart(change.survivor_person_id, restored)
         session.add(IdentityChange(seq=seq + 1, kind="unmerge", survivor_person_id=change.survivor_person_id,
-                                   absorbed_person_id=change.absorbed_person_id, record_keys_json=change.record_keys_json,
+                                   absorbed_person_id=restored, record_keys_json=change.record_keys_json,
                                    cause=f"un-merge of change {change_seq}", actor=actor, at=now))
         change.undone_by_seq = seq + 1
         session.add(change)
-        followed = _follow(session, self._about(resolver, record_ids), change.survivor_person_id,
-                           change.absorbed_person_id)
-        self._audit(session, "identity_unmerged", actor, now, change.absorbed_person_id,
+        last = seq + 1
+        for holder in sorted(holders):
+            last += 1
+            session.add(IdentityChange(seq=last, kind="apart", survivor_person_id=holder, absorbed_person_id=restored,
+                                       record_keys_json="[]", cause=f"un-merge of change {change_seq}", actor=actor, at=now))
+        followed = _follow(session, self._about(session, resolver, record_ids), change.survivor_person_id, restored)
+        self._audit(session, "identity_unmerged", actor, now, restored,
                {"change_seq": change_seq, "survivor_person_id": change.survivor_person_id, "records": len(record_ids)})
-        self._advance(session, seq + 1)
+        self._advance(session, last)
         log.info("identity.unmerged", change_seq=change_seq, restored=change.absorbed_person_id,
                  from_person=change.survivor_person_id, records=len(record_ids), deliveries=followed)
         return self._notice("person.unmerged", seq + 1, change.survivor_person_id, change.absorbed_person_id,
                             len(record_ids), f"un-merge of change {change_seq}")
 
     def person(self, session: Session, person_id: str) -> list[IdentityRecord]:
-        """The source records of a person now (after merges)."""
+        """The source records of a person now (after merges; exact duplicates of them aside)."""
         resolver, _ = self._lock_and_sync(session, lock=False)
-        keys = resolver.members.get(self._current(resolver, person_id), [])
-        return list(session.exec(select(IdentityRecord).where(IdentityRecord.record_key.in_(keys)))) if keys else []  # type: ignore[attr-defined]
+        survivor = self._current(resolver, person_id)
+        return list(session.exec(select(IdentityRecord).join(IdentityMember, IdentityMember.record_key == IdentityRecord.record_key)
+                                 .where(IdentityMember.person_id == survivor, IdentityMember.duplicate_of_seq.is_(None))  # type: ignore[union-attr]
+                                 .order_by(IdentityRecord.seq)))
 
     # -- the log ---------------------------------------------------------------------------------
-    def _lock_and_sync(self, session: Session, lock: bool = True) -> tuple[Resolver, int]:
-        insert_ignoring_duplicates(session, IdentitySequence, [{"id": 1, "last_seq": 0}], ["id"])
-        if lock:  # updating the row takes the lock that serialises resolution until commit
-            session.exec(update(IdentitySequence).where(IdentitySequence.id == 1)  # type: ignore[call-overload]
-                         .values(last_seq=IdentitySequence.last_seq))
-        latest = session.exec(select(IdentitySequence.last_seq).where(IdentitySequence.id == 1)).one()
+    def _lock_and_sync(self, session: Session, lock: bool = True) -> tuple[StoredResolver, int]:
+        insert_ignoring_duplicates(session, IdentitySequence, [{"id": 1, "last_seq": 0, "indexed_seq": 0}], ["id"])
+        if lock:
+            self._lock(session)
+        latest, indexed = self._sequence(session)
+        if indexed < latest and not lock:  # an older log is indexed under the lock: a reader takes it too, once
+            self._lock(session)
+            latest, indexed = self._sequence(session)
+        if indexed < latest:
+            self._index_log(session, latest)
         if self.resolver is None:
-            self.resolver, self.last_seq, self.subject_of, self.records_of = Resolver(self.match_threshold), 0, {}, {}
+            self.resolver, self.last_seq = StoredResolver(self.match_threshold), 0
         if latest > self.last_seq:
-            self._replay(session, self.resolver, self.last_seq, latest)
-            if latest - self.last_seq >= LONG_LIVED_REPLAY:
-                set_aside_long_lived()
+            self._replay_statistics(session, self.resolver, self.last_seq, latest)
             self.last_seq = latest
+        self.resolver.begin(session)
         return self.resolver, latest
 
-    def _replay(self, session: Session, resolver: Resolver, after: int, upto: int) -> None:
-        records = session.exec(select(IdentityRecord).where(IdentityRecord.seq > after, IdentityRecord.seq <= upto))
-        changes = session.exec(select(IdentityChange).where(IdentityChange.seq > after, IdentityChange.seq <= upto))
-        entries: list[tuple[int, IdentityRecord | IdentityChange]] = [(r.seq, r) for r in records]
-        entries += [(c.seq, c) for c in changes]
-        for _, entry in sorted(entries, key=lambda item: item[0]):
-            if isinstance(entry, IdentityRecord):
-                resolver.add_resolved(_loaded(entry), entry.person_id)
-                self._remember(entry.record_key, entry.subject_key)
+    @staticmethod
+    def _lock(session: Session) -> None:
+        """Updating the row takes the lock that serialises resolution until the commit."""
+        session.exec(update(IdentitySequence).where(IdentitySequence.id == 1)  # type: ignore[call-overload]
+                     .values(last_seq=IdentitySequence.last_seq))
+
+    @staticmethod
+    def _sequence(session: Session) -> tuple[int, int]:
+        latest, indexed = session.exec(select(IdentitySequence.last_seq, IdentitySequence.indexed_seq)
+                                       .where(IdentitySequence.id == 1)).one()
+        return latest, indexed
+
+    @staticmethod
+    def _replay_statistics(session: Session, resolver: Resolver, after: int, upto: int) -> None:
+        """What the index keeps in memory, brought up to the log: the name statistics (every record but an
+        exact duplicate), the persons numbered so far, where merged persons went, the pairs kept apart."""
+        rows = session.execute(select(IdentityRecord.given_name, IdentityRecord.family_name, IdentityRecord.person_id,
+                                      IdentityMember.duplicate_of_seq)
+                               .join(IdentityMember, IdentityMember.record_key == IdentityRecord.record_key)
+                               .where(IdentityRecord.seq > after, IdentityRecord.seq <= upto).order_by(IdentityRecord.seq)
+                               .execution_options(yield_per=INDEXING_BATCH))
+        for given_name, family_name, person_id, duplicate_of_seq in rows:
+            if duplicate_of_seq is None:
+                resolver.count_names(given_name, family_name)
+            resolver.saw_person(person_id)
+        for change in session.exec(select(IdentityChange).where(IdentityChange.seq > after, IdentityChange.seq <= upto)
+                                   .order_by(IdentityChange.seq)):  # type: ignore[arg-type]
+            if change.kind == "merge":
+                resolver.absorbed_into[change.absorbed_person_id] = change.survivor_person_id
+            elif change.kind == "unmerge":
+                resolver.absorbed_into.pop(change.absorbed_person_id, None)
+                resolver.keep_apart(change.survivor_person_id, change.absorbed_person_id)
+            elif change.kind == "apart":
+                resolver.keep_apart(change.survivor_person_id, change.absorbed_person_id)
+
+    def _index_log(self, session: Session, upto: int) -> None:
+        """A log written before the index was kept in the store (or only partly indexed): replayed in full
+        and its index written, once, under the lock. This once, the worker holds the whole index in memory
+        (as every worker did before: about 1.2 GiB at a million persons)."""
+        for table in (IdentityMember, IdentityBlock, IdentityNhs):
+            session.exec(delete(table))  # type: ignore[call-overload]
+        resolver = Resolver(self.match_threshold)
+        seq_of = self._replay(session, resolver, 0, upto)
+        members = chain(({"record_key": key, "seq": seq_of[key], "person_id": person, "duplicate_of_seq": None,
+                          "fingerprint": fingerprint_hash(resolver.records[key])} for key, person in resolver.person_of.items()),
+                        ({"record_key": key, "seq": seq_of[key], "person_id": resolver.person_for(key),
+                          "duplicate_of_seq": seq_of[earlier], "fingerprint": None} for key, earlier in resolver.same_as.items()))
+        blocks = ({"key_hash": key_hash, "seq": seq_of[key]} for key, record in resolver.records.items()
+                  for key_hash in sorted({stable_hash(k) for k in resolver._keys(record, indexing=True)}))
+        nhs = ({"nhs_number": number, "person_id": person} for number, person in resolver.nhs_person.items())
+        for table, rows in ((IdentityMember, members), (IdentityBlock, blocks), (IdentityNhs, nhs)):
+            while chunk := list(islice(rows, INDEXING_BATCH)):
+                session.execute(insert(table), chunk)
+        session.exec(update(IdentitySequence).where(IdentitySequence.id == 1).values(indexed_seq=upto))  # type: ignore[call-overload]
+        log.info("identity.log_indexed", upto_seq=upto, records=len(seq_of), persons=len(resolver.members))
+
+    @staticmethod
+    def _replay(session: Session, resolver: Resolver, after: int, upto: int) -> dict[str, int]:
+        """The log replayed into an in-memory resolver, read as a stream; returns each record's place in it."""
+        records = session.execute(select(*RECORD_COLUMNS, IdentityRecord.seq, IdentityRecord.person_id)
+                                  .where(IdentityRecord.seq > after, IdentityRecord.seq <= upto)
+                                  .order_by(IdentityRecord.seq).execution_options(yield_per=INDEXING_BATCH))
+        changes = list(session.exec(select(IdentityChange).where(IdentityChange.seq > after, IdentityChange.seq <= upto)
+                                    .order_by(IdentityChange.seq)))  # type: ignore[arg-type]
+        seq_of: dict[str, int] = {}
+        for entry in heapq.merge(records, changes, key=lambda entry: entry.seq):
+            if not isinstance(entry, IdentityChange):
+                resolver.add_resolved(record_from_row(entry), entry.person_id)
+                seq_of[entry.record_key] = entry.seq
             elif entry.kind == "merge":
+                resolver.absorbed_into[entry.absorbed_person_id] = entry.survivor_person_id
                 resolver.move([k for k in json.loads(entry.record_keys_json) if k in resolver.person_of],
                               entry.survivor_person_id)
             elif entry.kind == "unmerge":
                 resolver.unmerge(json.loads(entry.record_keys_json), entry.absorbed_person_id)
+                resolver.keep_apart(entry.survivor_person_id, entry.absorbed_person_id)
             elif entry.kind == "apart":
                 resolver.keep_apart(entry.survivor_person_id, entry.absorbed_person_id)
+        return seq_of
 
     @staticmethod
     def _advance(session: Session, seq: int) -> None:
-        session.exec(update(IdentitySequence).where(IdentitySequence.id == 1).values(last_seq=seq))  # type: ignore[call-overload]
+        session.exec(update(IdentitySequence).where(IdentitySequence.id == 1)  # type: ignore[call-overload]
+                     .values(last_seq=seq, indexed_seq=seq))
 
-    def _merged(self, session: Session, resolver: Resolver, seq: int, survivor: str, absorbed: str,
+    def _merged(self, session: Session, resolver: StoredResolver, seq: int, survivor: str, absorbed: str,
                 record_ids: list[str], cause: str, actor: str, now: datetime) -> PlannedDelivery:
         session.add(IdentityChange(seq=seq, kind="merge", survivor_person_id=survivor, absorbed_person_id=absorbed,
                                    record_keys_json=json.dumps(record_ids), cause=cause, actor=actor, at=now))
-        followed = _follow(session, self._about(resolver, record_ids), absorbed, survivor)
+        followed = _follow(session, self._about(session, resolver, record_ids), absorbed, survivor)
         log.info("identity.merged", change_seq=seq, survivor=survivor, absorbed=absorbed, records=len(record_ids),
                  deliveries=followed, cause=cause)
         return self._notice("person.merged", seq, survivor, absorbed, len(record_ids), cause)
@@ -346,10 +438,15 @@ class IdentityIndex:
             else "a merge was undone: two people again", "event_type": event_type, "survivor_person_id": survivor,
             "absorbed_person_id": absorbed, "records_moved": records, "cause": cause, "change_seq": seq})
 
-    def _about(self, resolver: Resolver, record_ids: list[str]) -> list[tuple[str, str]]:
+    @staticmethod
+    def _about(session: Session, resolver: StoredResolver, record_ids: list[str]) -> list[tuple[str, str]]:
         """(source event id, subject key) of these records and of every later record just like them."""
-        return [(key.rsplit(":", 1)[0], self.subject_of[key]) for key in resolver.with_duplicates(record_ids)
-                if key in self.subject_of]
+        keys = resolver.with_duplicates(record_ids)
+        subjects: dict[str, str] = {}
+        for start in range(0, len(keys), INDEXING_BATCH):
+            subjects.update(session.execute(select(IdentityRecord.record_key, IdentityRecord.subject_key)
+                                            .where(IdentityRecord.record_key.in_(keys[start:start + INDEXING_BATCH]))).all())  # type: ignore[attr-defined,arg-type]
+        return [(key.rsplit(":", 1)[0], subjects[key]) for key in keys if key in subjects]
 
     @staticmethod
     def _queue(session: Session, record_key: str, decision: Decision, now: datetime) -> str:
@@ -379,7 +476,7 @@ class IdentityIndex:
     def _current(resolver: Resolver, person_id: str) -> str:
         """The person's survivor, refused when there is no such person."""
         survivor = resolver.survivor_of(person_id)
-        if survivor not in resolver.members:
+        if not resolver.has_records(survivor):
             raise IdentityRefused(f"person {person_id}: no such person")
         return survivor
 
@@ -396,16 +493,6 @@ def _stored(record: Record) -> dict:
     values["date_of_birth"] = record.date_of_birth.isoformat() if record.date_of_birth else None
     values["record_key"], values["source"] = record.record_id, record.source[:40]
     return values
-
-
-def _loaded(row: IdentityRecord) -> Record:
-    """A logged record as the resolver holds it: its text interned as ``Record.from_raw`` does (the
-    database returns a new string for every value; a million records share a few thousand names)."""
-    return Record(record_id=row.record_key, source=intern(row.source), given_name=intern(row.given_name),
-                  family_name=intern(row.family_name),
-                  date_of_birth=date.fromisoformat(row.date_of_birth) if row.date_of_birth else None, sex=intern(row.sex),
-                  nhs_number=row.nhs_number, postcode=intern(row.postcode), address_line=intern(row.address_line),
-                  town=intern(row.town))
 
 
 def _follow(session: Session, about: list[tuple[str, str]], previous: str, person_id: str) -> int:

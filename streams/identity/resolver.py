@@ -173,10 +173,10 @@ class Resolver:
 
     def same_details(self, record: Record) -> str | None:
         """An earlier record with exactly the same details, if any."""
-        details = _fingerprint(record)
+        details = fingerprint_of(record)
         earlier = self.by_fingerprint.get(hash(details))
         # Keyed by the hash (a tuple per record would cost 130 MB at a million): checked, never trusted.
-        return earlier if earlier is not None and _fingerprint(self.records[earlier]) == details else None
+        return earlier if earlier is not None and fingerprint_of(self.records[earlier]) == details else None
 
     def person_for(self, record_id: str) -> str:
         return self.person_of[self.same_as.get(record_id, record_id)]
@@ -211,8 +211,7 @@ class Resolver:
             self._alias(record.record_id, earlier)
             return
         self._add(record, person_id)
-        if person_id[:1] == "P" and person_id[1:].isdigit():
-            self._next = max(self._next, int(person_id[1:]))
+        self.saw_person(person_id)
 
     def merge(self, absorbed: str, survivor: str) -> list[str]:
         """Every record of ``absorbed`` now belongs to ``survivor`` (the records themselves are kept);
@@ -247,12 +246,16 @@ class Resolver:
     def survivor_of(self, person_id: str) -> str:
         """Where a person's records are now: a person absorbed by a merge lives on in its survivor."""
         seen = {person_id}
-        while person_id not in self.members and person_id in self.absorbed_into:
+        while not self.has_records(person_id) and person_id in self.absorbed_into:
             person_id = self.absorbed_into[person_id]
             if person_id in seen:
                 break
             seen.add(person_id)
         return person_id
+
+    def has_records(self, person_id: str) -> bool:
+        """Whether the person holds records now (not absorbed by a merge)."""
+        return person_id in self.members
 
     def keep_apart(self, person_a: str, person_b: str) -> None:
         """An operator said these are two people: never merged automatically."""
@@ -538,10 +541,20 @@ class Resolver:
         return found
 
     def _add(self, record: Record, person: str) -> None:
-        self.by_fingerprint.setdefault(hash(_fingerprint(record)), record.record_id)
+        self._file(record, person)
+        self.count_names(record.given_name, record.family_name)
+
+    def _file(self, record: Record, person: str) -> None:
+        """The record in the index: its person, its details, its blocking keys, its NHS number."""
+        self.by_fingerprint.setdefault(hash(fingerprint_of(record)), record.record_id)
         self.records[record.record_id] = record
         self.person_of[record.record_id] = person
         self.members[person].append(record.record_id)
+        self._file_under_keys(record)
+        if record.nhs_number:
+            self.nhs_person.setdefault(record.nhs_number, person)
+
+    def _file_under_keys(self, record: Record) -> None:
         blocks, record_id = self.blocks, record.record_id
         for key in map(hash, self._keys(record, indexing=True)):
             bucket = blocks.get(key)
@@ -551,18 +564,24 @@ class Resolver:
                 blocks[key] = [bucket, record_id]
             else:
                 bucket.append(record_id)
-        if record.nhs_number:
-            self.nhs_person.setdefault(record.nhs_number, person)
-        if record.family_name:
-            self.family_counts[record.family_name] += 1
-        if record.given_name:
-            self.given_counts[record.given_name] += 1
-            if self.given_counts[record.given_name] == COMMON_NAME_RECORDS and known_given_name(record.given_name):
-                self.common_given_names.append(record.given_name)
-            families = self.given_families.setdefault(record.given_name, set())
-            if record.family_name and len(families) < KNOWN_IN_INDEX:
-                families.add(record.family_name)
+
+    def count_names(self, given_name: str, family_name: str) -> None:
+        """One more record in the name statistics (every record but an exact duplicate of an earlier one)."""
+        if family_name:
+            self.family_counts[family_name] += 1
+        if given_name:
+            self.given_counts[given_name] += 1
+            if self.given_counts[given_name] == COMMON_NAME_RECORDS and known_given_name(given_name):
+                self.common_given_names.append(given_name)
+            families = self.given_families.setdefault(given_name, set())
+            if family_name and len(families) < KNOWN_IN_INDEX:
+                families.add(family_name)
         self.total += 1
+
+    def saw_person(self, person_id: str) -> None:
+        """A person id in use: new persons are numbered after it."""
+        if person_id[:1] == "P" and person_id[1:].isdigit():
+            self._next = max(self._next, int(person_id[1:]))
 
     def _new_person(self) -> str:
         self._next += 1
@@ -643,7 +662,8 @@ def names_swapped(resolver: Resolver, a: Record, b: Record) -> bool:
     return resolver._names(a, b)[2]
 
 
-def _fingerprint(r: Record) -> tuple:
+def fingerprint_of(r: Record) -> tuple:
+    """A record's details: two records with the same are one record sent twice (a duplicate)."""
     return (r.given_name, r.family_name, r.date_of_birth, r.sex, r.nhs_number, r.postcode, r.address_line, r.town)
 
 

@@ -89,28 +89,6 @@ class TestPipeline:
             session.commit()
         assert set(a.values()) == set(b.values())
 
-    def test_a_long_replay_sets_the_index_aside_from_garbage_collection(self, engine, policy, services, monkeypatch):
-        """A worker starting on a long log sets its index aside once (gc.freeze); a worker catching up on
-        a few entries does not (LONG_LIVED_REPLAY lowered here to the two records of one event)."""
-        from streams.identity import index as index_module
-        set_aside: list[int] = []
-        monkeypatch.setattr(index_module, "set_aside_long_lived", lambda: set_aside.append(1))
-        monkeypatch.setattr(index_module, "LONG_LIVED_REPLAY", 2)
-        writer = another_index(services)
-        with Session(engine) as session:
-            writer.resolve_event(session, parse_event(json.dumps(example("ppn.submitted")).encode()))
-            writer.finish(session)
-            session.commit()
-        assert set_aside == []  # the writer resolved them: nothing replayed
-        with Session(engine) as session:
-            another_index(services).begin(session)  # a worker starting: replays both records
-        assert set_aside == [1]
-        with Session(engine) as session:
-            writer.resolve_event(session, parse_event(json.dumps(missing_report(FFION)).encode()))
-            writer.finish(session)
-            session.commit()
-        assert set_aside == [1]
-
     def test_a_failed_unit_of_work_is_forgotten(self, engine, policy, services):
         """A rolled-back resolution leaves no trace: the discarded index rebuilds from the log."""
         index = another_index(services)

@@ -1,0 +1,280 @@
+"""The resolver with its index in the store: one index every worker consults, none holds.
+
+Inputs: a session inside the caller's unit of work, which holds the identity lock (``IdentityIndex``),
+so nothing else changes the index while it runs; records to decide on, and their place in the log.
+Outputs: the decisions the in-memory ``Resolver`` makes on the same log (the same rules run on the
+records read from the store: tested side by side); the index's rows, written in that unit of work:
+``identity_member`` (each record's person now, and which records are exact duplicates of which),
+``identity_block`` (the blocking keys each record is filed under) and ``identity_nhs``.
+
+Guarantees: what memory holds does not grow with the index: the name statistics (one count per
+distinct name), the operators' "two people" pairs and where merged persons went, all replayed from
+the log; plus, for one unit of work only, the persons it read. ``begin`` forgets those, so another
+worker's changes are always read afresh. A person is read whole (every record of it) or not at all,
+so the rules see each candidate as the in-memory index would. Blocking keys are filed under a stable
+hash (the same in every process), unlike the in-memory index's.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date
+from hashlib import blake2b
+from sys import intern
+
+from sqlalchemy import func, insert, or_, update
+from sqlmodel import Session, select
+
+from sinks.models import IdentityBlock, IdentityMember, IdentityNhs, IdentityRecord
+from sinks.store import insert_ignoring_duplicates
+from streams.identity.resolver import (
+    KEY_LIMIT,
+    LOOSE_KEY_LIMIT,
+    MATCH_THRESHOLD,
+    Decision,
+    Record,
+    Resolver,
+    fingerprint_of,
+)
+
+LOOKUP_CHUNK = 500  # identifiers per IN (...) list: well inside every database's limit on parameters
+
+
+def stable_hash(text: str) -> int:
+    """A signed 63-bit hash of ``text``, the same in every process (Python's ``hash`` of a string is not)."""
+    return int.from_bytes(blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def fingerprint_hash(record: Record) -> int:
+    return stable_hash("\x1f".join("" if value is None else str(value) for value in fingerprint_of(record)))
+
+
+def record_from_row(row) -> Record:  # type: ignore[no-untyped-def]
+    """A logged record as the resolver holds it: its text interned as ``Record.from_raw`` does (the
+    database returns a new string for every value; a million records share a few thousand names)."""
+    return Record(record_id=row.record_key, source=intern(row.source), given_name=intern(row.given_name),
+                  family_name=intern(row.family_name),
+                  date_of_birth=date.fromisoformat(row.date_of_birth) if row.date_of_birth else None, sex=intern(row.sex),
+                  nhs_number=row.nhs_number, postcode=intern(row.postcode), address_line=intern(row.address_line),
+                  town=intern(row.town))
+
+
+RECORD_COLUMNS = (IdentityRecord.record_key, IdentityRecord.source, IdentityRecord.given_name,
+                  IdentityRecord.family_name, IdentityRecord.date_of_birth, IdentityRecord.sex,
+                  IdentityRecord.nhs_number, IdentityRecord.postcode, IdentityRecord.address_line, IdentityRecord.town)
+
+
+def _chunks(values: Iterable, size: int = LOOKUP_CHUNK) -> Iterable[list]:
+    values = list(values)
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+class StoredResolver(Resolver):
+    """See the module docstring. Call ``begin`` with the unit of work's session before anything else."""
+
+    def __init__(self, match_threshold: float = MATCH_THRESHOLD) -> None:
+        super().__init__(match_threshold)
+        self.session: Session | None = None
+        self._filing_seq: int | None = None
+        self.begin(None)
+
+    def begin(self, session: Session | None) -> None:
+        """A new unit of work: what was read in the last one may have changed since."""
+        self.session = session
+        self.records, self.person_of, self.members = {}, {}, defaultdict(list)
+        self.blocks, self.nhs_person, self.by_fingerprint = {}, {}, {}
+        self.same_as, self.duplicates, self.reviews = {}, defaultdict(list), []
+        self._seq_of: dict[str, int] = {}
+        self._key_of_seq: dict[int, str] = {}
+        self._whole: set[str] = set()  # persons read whole (or made) in this unit of work
+        self._nhs_read: set[str] = set()
+
+    @property
+    def _session(self) -> Session:
+        if self.session is None:
+            raise RuntimeError("the stored index is used outside a unit of work (call begin first)")
+        return self.session
+
+    # -- reading -----------------------------------------------------------------------------------
+    def read_persons(self, persons: Iterable[str]) -> None:
+        """Every record of these persons (exact duplicates aside), unless read already."""
+        wanted = set(persons) - self._whole
+        for chunk in _chunks(sorted(wanted)):
+            rows = self._session.execute(
+                select(*RECORD_COLUMNS, IdentityMember.seq, IdentityMember.person_id)
+                .join(IdentityMember, IdentityMember.record_key == IdentityRecord.record_key)
+                .where(IdentityMember.person_id.in_(chunk), IdentityMember.duplicate_of_seq.is_(None))  # type: ignore[union-attr,attr-defined]
+                .order_by(IdentityMember.seq))
+            for row in rows:
+                if row.record_key not in self.records:
+                    self._hold(record_from_row(row), row.seq, row.person_id)
+        self._whole |= wanted
+
+    def read_records(self, record_ids: Iterable[str]) -> None:
+        """These records, with their persons (a duplicate: with the record it repeats)."""
+        missing = [key for key in record_ids if key not in self.person_of and key not in self.same_as]
+        for chunk in _chunks(missing):
+            rows = list(self._session.execute(select(IdentityMember.record_key, IdentityMember.seq,
+                                                     IdentityMember.person_id, IdentityMember.duplicate_of_seq)
+                                              .where(IdentityMember.record_key.in_(chunk))))  # type: ignore[attr-defined]
+            self.read_persons({row.person_id for row in rows})
+            for row in rows:
+                if row.duplicate_of_seq is not None and row.record_key not in self.same_as:
+                    earlier = self._key_of_seq.get(row.duplicate_of_seq)
+                    if earlier is not None:
+                        self._seq_of[row.record_key] = row.seq
+                        super()._alias(row.record_key, earlier)
+
+    def _hold(self, record: Record, seq: int, person: str) -> None:
+        key = record.record_id
+        self.records[key], self.person_of[key] = record, person
+        self.members[person].append(key)
+        self._seq_of[key], self._key_of_seq[seq] = seq, key
+
+    def _read_nhs(self, nhs_number: str) -> None:
+        if nhs_number in self._nhs_read:
+            return
+        self._nhs_read.add(nhs_number)
+        person = self._session.exec(select(IdentityNhs.person_id).where(IdentityNhs.nhs_number == nhs_number)).first()
+        if person is not None:
+            self.nhs_person[nhs_number] = person
+
+    def knows(self, record_id: str) -> bool:
+        if super().knows(record_id):
+            return True
+        return self._session.get(IdentityMember, record_id) is not None
+
+    def person_for(self, record_id: str) -> str:
+        self.read_records([record_id])
+        return super().person_for(record_id)
+
+    def has_records(self, person_id: str) -> bool:
+        if person_id in self._whole:
+            return bool(self.members.get(person_id))
+        return self._session.exec(select(IdentityMember.record_key).where(IdentityMember.person_id == person_id)
+                                  .limit(1)).first() is not None
+
+    def with_duplicates(self, record_ids: list[str]) -> list[str]:
+        self.read_records(record_ids)
+        seqs = [self._seq_of[key] for key in record_ids if key in self._seq_of]
+        later: list[str] = []
+        for chunk in _chunks(seqs):
+            later += self._session.exec(select(IdentityMember.record_key)
+                                        .where(IdentityMember.duplicate_of_seq.in_(chunk))  # type: ignore[union-attr]
+                                        .order_by(IdentityMember.seq)).all()
+        return [*record_ids, *later]
+
+    def records_of_person(self, person_id: str) -> list[tuple[str, str]]:
+        """(record key, subject key) of every record of a person now, exact duplicates included."""
+        return [(row.record_key, row.subject_key) for row in self._session.execute(
+            select(IdentityRecord.record_key, IdentityRecord.subject_key)
+            .join(IdentityMember, IdentityMember.record_key == IdentityRecord.record_key)
+            .where(IdentityMember.person_id == person_id).order_by(IdentityMember.seq))]
+
+    # -- deciding: the in-memory rules, on the records read from the store ----------------------------
+    def decide(self, record: Record) -> Decision:
+        if record.nhs_number:
+            self._read_nhs(record.nhs_number)
+            if record.nhs_number in self.nhs_person:
+                self.read_persons([self.nhs_person[record.nhs_number]])
+        return super().decide(record)
+
+    def same_details(self, record: Record) -> str | None:
+        details = fingerprint_of(record)
+        earlier = self._session.exec(select(IdentityMember.record_key)
+                                     .where(IdentityMember.fingerprint == fingerprint_hash(record),
+                                            IdentityMember.duplicate_of_seq.is_(None))  # type: ignore[union-attr]
+                                     .order_by(IdentityMember.seq).limit(1)).first()
+        if earlier is None:
+            return None
+        self.read_records([earlier])
+        return earlier if fingerprint_of(self.records[earlier]) == details else None
+
+    def _candidates(self, record: Record) -> set[str]:
+        hashes: dict[int, str] = {stable_hash(key): key for key in self._keys(record)}
+        sizes = self._session.execute(select(IdentityBlock.key_hash, func.count())
+                                      .where(IdentityBlock.key_hash.in_(list(hashes)))  # type: ignore[attr-defined]
+                                      .group_by(IdentityBlock.key_hash))  # type: ignore[arg-type]
+        # A key shared by hundreds is no evidence: skipped, as the in-memory index does.
+        wanted = [key_hash for key_hash, size in sizes
+                  if size <= (LOOSE_KEY_LIMIT if hashes[key_hash][:3] == "fd:" else KEY_LIMIT)]
+        if not wanted:
+            return set()
+        rows = list(self._session.execute(select(IdentityMember.record_key, IdentityMember.person_id)
+                                          .join(IdentityBlock, IdentityBlock.seq == IdentityMember.seq)
+                                          .where(IdentityBlock.key_hash.in_(wanted))))  # type: ignore[attr-defined]
+        self.read_persons({row.person_id for row in rows})
+        return {row.record_key for row in rows}
+
+    def compatible(self, person_a: str, person_b: str, bridge: Record | None = None) -> bool:
+        self.read_persons([person_a, person_b])
+        return super().compatible(person_a, person_b, bridge)
+
+    # -- writing -------------------------------------------------------------------------------------
+    def apply(self, record: Record, decision: Decision, seq: int | None = None) -> dict[str, list[str]]:
+        """As ``Resolver.apply``; ``seq``: the record's place in the log (``identity_record.seq``)."""
+        if seq is None:
+            raise ValueError("seq: the stored index files every record under its place in the log")
+        self._filing_seq = seq
+        try:
+            return super().apply(record, decision)
+        finally:
+            self._filing_seq = None
+
+    def _file(self, record: Record, person: str) -> None:
+        seq = self._filing_seq
+        assert seq is not None
+        if record.nhs_number:
+            self._read_nhs(record.nhs_number)
+        super()._file(record, person)
+        self._seq_of[record.record_id], self._key_of_seq[seq] = seq, record.record_id
+        self._whole.add(person)  # a new person, or one read whole to be matched
+        self._session.execute(insert(IdentityMember).values(
+            record_key=record.record_id, seq=seq, person_id=person, duplicate_of_seq=None,
+            fingerprint=fingerprint_hash(record)))
+        if record.nhs_number:
+            insert_ignoring_duplicates(self._session, IdentityNhs, [{"nhs_number": record.nhs_number, "person_id": person}],
+                                       ["nhs_number"])
+
+    def _file_under_keys(self, record: Record) -> None:
+        seq = self._filing_seq
+        hashes = sorted({stable_hash(key) for key in self._keys(record, indexing=True)})
+        self._session.execute(insert(IdentityBlock), [{"key_hash": key_hash, "seq": seq} for key_hash in hashes])
+
+    def _alias(self, record_id: str, earlier: str) -> None:
+        seq = self._filing_seq
+        super()._alias(record_id, earlier)
+        if seq is None:  # read from the store, not new
+            return
+        self._seq_of[record_id] = seq
+        self._session.execute(insert(IdentityMember).values(
+            record_key=record_id, seq=seq, person_id=self.person_of[earlier], duplicate_of_seq=self._seq_of[earlier],
+            fingerprint=None))
+
+    def merge(self, absorbed: str, survivor: str) -> list[str]:
+        self.read_persons([absorbed, survivor])
+        return super().merge(absorbed, survivor)
+
+    def unmerge(self, record_ids: list[str], restored: str) -> list[str]:
+        self.read_records(record_ids)
+        self.read_persons([restored])
+        return super().unmerge(record_ids, restored)
+
+    def move(self, record_ids: list[str], person: str) -> list[str]:
+        self.read_persons([person])
+        session = self._session
+        for record_id in record_ids:
+            previous = self.person_of[record_id]
+            if previous == person:
+                continue
+            session.execute(update(IdentityMember)
+                            .where(or_(IdentityMember.record_key == record_id,
+                                       IdentityMember.duplicate_of_seq == self._seq_of[record_id]))
+                            .values(person_id=person))
+            nhs = self.records[record_id].nhs_number
+            if nhs:
+                session.execute(update(IdentityNhs).where(IdentityNhs.nhs_number == nhs, IdentityNhs.person_id == previous)
+                                .values(person_id=person))
+        return super().move(record_ids, person)
