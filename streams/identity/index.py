@@ -51,7 +51,7 @@ from sinks.models import (
 from sinks.store import insert_ignoring_duplicates, stage_insert
 from streams.identity.keys import children_of, person_key
 from streams.identity.resolver import MATCH_THRESHOLD, Decision, Record, Resolver
-from streams.identity.stored import RECORD_COLUMNS, StoredResolver, fingerprint_hash, record_from_row, stable_hash
+from streams.identity.stored import IS_ORIGINAL, RECORD_COLUMNS, StoredResolver, fingerprint_hash, record_from_row, stable_hash
 from streams.sharing.policy import Policy
 
 log = structlog.get_logger("safeguard.identity")
@@ -159,7 +159,7 @@ class IdentityIndex:
             decision = resolver.decide(record)
             self._batch_seq += 1
             insert_ignoring_duplicates(session, IdentityRecord, [{
-                **_stored(record), "seq": self._batch_seq, "source_event_id": source_event_id,
+                **logged_row(record), "seq": self._batch_seq, "source_event_id": source_event_id,
                 "subject_key": subject, "resolved_at": now, "person_id": decision.person_id}], ["record_key"])
             moved = resolver.apply(record, decision, seq=self._batch_seq)
             for absorbed, record_ids in moved.items():
@@ -316,7 +316,7 @@ class IdentityIndex:
         resolver, _ = self._lock_and_sync(session, lock=False)
         survivor = self._current(resolver, person_id)
         return list(session.exec(select(IdentityRecord).join(IdentityMember, IdentityMember.record_key == IdentityRecord.record_key)
-                                 .where(IdentityMember.person_id == survivor, IdentityMember.duplicate_of_seq.is_(None))  # type: ignore[union-attr]
+                                 .where(IdentityMember.person_id == survivor, IS_ORIGINAL)
                                  .order_by(IdentityRecord.seq)))
 
     # -- the log ---------------------------------------------------------------------------------
@@ -488,7 +488,8 @@ class IdentityIndex:
                          UnitOfWork(session, actor[:80], now))
 
 
-def _stored(record: Record) -> dict:
+def logged_row(record: Record) -> dict:
+    """The record as the log holds it (``identity_record`` columns but its place, person and source event)."""
     values = {name: getattr(record, name) for name in RECORD_FIELDS}  # text fields are "" when unknown
     values["date_of_birth"] = record.date_of_birth.isoformat() if record.date_of_birth else None
     values["record_key"], values["source"] = record.record_id, record.source[:40]

@@ -23,8 +23,8 @@ from datetime import date
 from hashlib import blake2b
 from sys import intern
 
-from sqlalchemy import func, insert, or_, update
-from sqlmodel import Session, select
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
+from sqlmodel import Session
 
 from sinks.models import IdentityBlock, IdentityMember, IdentityNhs, IdentityRecord
 from sinks.store import insert_ignoring_duplicates
@@ -39,6 +39,41 @@ from streams.identity.resolver import (
 )
 
 LOOKUP_CHUNK = 500  # identifiers per IN (...) list: well inside every database's limit on parameters
+
+# The statements, built once (built per call, SQLAlchemy spent more time on them than the database did).
+_member, _block, _nhs, _record = (model.__table__ for model in (IdentityMember, IdentityBlock, IdentityNhs, IdentityRecord))  # type: ignore[attr-defined]
+# Not a duplicate of an earlier record. Written so no planner searches by it (SQLite would walk every
+# original record through the duplicate_of_seq index rather than use the person's or fingerprint's).
+IS_ORIGINAL = func.coalesce(_member.c.duplicate_of_seq, 0) == 0
+RECORD_COLUMNS = (_record.c.record_key, _record.c.source, _record.c.given_name, _record.c.family_name,
+                  _record.c.date_of_birth, _record.c.sex, _record.c.nhs_number, _record.c.postcode,
+                  _record.c.address_line, _record.c.town)
+_ON_RECORD = _record.c.record_key == _member.c.record_key
+RECORDS_OF_PERSONS = (select(*RECORD_COLUMNS, _member.c.seq, _member.c.person_id).join(_member, _ON_RECORD)
+                      .where(_member.c.person_id.in_(bindparam("persons", expanding=True)), IS_ORIGINAL)
+                      .order_by(_member.c.seq))
+MEMBERSHIP = select(_member.c.record_key, _member.c.seq, _member.c.person_id, _member.c.duplicate_of_seq).where(
+    _member.c.record_key.in_(bindparam("keys", expanding=True)))
+NHS_PERSON = select(_nhs.c.person_id).where(_nhs.c.nhs_number == bindparam("nhs"))
+KNOWN = select(_member.c.seq).where(_member.c.record_key == bindparam("key"))
+HOLDS_RECORDS = select(_member.c.seq).where(_member.c.person_id == bindparam("person")).limit(1)
+DUPLICATES = (select(_member.c.record_key).where(_member.c.duplicate_of_seq.in_(bindparam("seqs", expanding=True)))
+              .order_by(_member.c.seq))
+SUBJECTS_OF_PERSON = (select(_record.c.record_key, _record.c.subject_key).join(_member, _ON_RECORD)
+                      .where(_member.c.person_id == bindparam("person")).order_by(_member.c.seq))
+SAME_DETAILS = (select(_member.c.record_key).where(_member.c.fingerprint == bindparam("fingerprint"), IS_ORIGINAL)
+                .order_by(_member.c.seq).limit(1))
+KEY_SIZES = (select(_block.c.key_hash, func.count()).where(_block.c.key_hash.in_(bindparam("hashes", expanding=True)))
+             .group_by(_block.c.key_hash))
+FILED_UNDER = (select(_member.c.record_key, _member.c.person_id).join(_block, _block.c.seq == _member.c.seq)
+               .where(_block.c.key_hash.in_(bindparam("hashes", expanding=True))))
+ADD_MEMBER = insert(_member)
+FILE_UNDER = insert(_block)
+MOVE_RECORD = (update(_member).where(or_(_member.c.record_key == bindparam("b_key"),
+                                         _member.c.duplicate_of_seq == bindparam("b_seq")))
+               .values(person_id=bindparam("b_person")))
+MOVE_NHS = (update(_nhs).where(_nhs.c.nhs_number == bindparam("b_nhs"), _nhs.c.person_id == bindparam("b_previous"))
+            .values(person_id=bindparam("b_person")))
 
 
 def stable_hash(text: str) -> int:
@@ -60,11 +95,6 @@ def record_from_row(row) -> Record:  # type: ignore[no-untyped-def]
                   town=intern(row.town))
 
 
-RECORD_COLUMNS = (IdentityRecord.record_key, IdentityRecord.source, IdentityRecord.given_name,
-                  IdentityRecord.family_name, IdentityRecord.date_of_birth, IdentityRecord.sex,
-                  IdentityRecord.nhs_number, IdentityRecord.postcode, IdentityRecord.address_line, IdentityRecord.town)
-
-
 def _chunks(values: Iterable, size: int = LOOKUP_CHUNK) -> Iterable[list]:
     values = list(values)
     for start in range(0, len(values), size):
@@ -76,13 +106,13 @@ class StoredResolver(Resolver):
 
     def __init__(self, match_threshold: float = MATCH_THRESHOLD) -> None:
         super().__init__(match_threshold)
-        self.session: Session | None = None
         self._filing_seq: int | None = None
         self.begin(None)
 
     def begin(self, session: Session | None) -> None:
         """A new unit of work: what was read in the last one may have changed since."""
         self.session = session
+        self._connection: Connection | None = session.connection() if session is not None else None
         self.records, self.person_of, self.members = {}, {}, defaultdict(list)
         self.blocks, self.nhs_person, self.by_fingerprint = {}, {}, {}
         self.same_as, self.duplicates, self.reviews = {}, defaultdict(list), []
@@ -92,22 +122,17 @@ class StoredResolver(Resolver):
         self._nhs_read: set[str] = set()
 
     @property
-    def _session(self) -> Session:
-        if self.session is None:
+    def _db(self) -> Connection:
+        if self._connection is None:
             raise RuntimeError("the stored index is used outside a unit of work (call begin first)")
-        return self.session
+        return self._connection
 
     # -- reading -----------------------------------------------------------------------------------
     def read_persons(self, persons: Iterable[str]) -> None:
         """Every record of these persons (exact duplicates aside), unless read already."""
         wanted = set(persons) - self._whole
         for chunk in _chunks(sorted(wanted)):
-            rows = self._session.execute(
-                select(*RECORD_COLUMNS, IdentityMember.seq, IdentityMember.person_id)
-                .join(IdentityMember, IdentityMember.record_key == IdentityRecord.record_key)
-                .where(IdentityMember.person_id.in_(chunk), IdentityMember.duplicate_of_seq.is_(None))  # type: ignore[union-attr,attr-defined]
-                .order_by(IdentityMember.seq))
-            for row in rows:
+            for row in self._db.execute(RECORDS_OF_PERSONS, {"persons": chunk}):
                 if row.record_key not in self.records:
                     self._hold(record_from_row(row), row.seq, row.person_id)
         self._whole |= wanted
@@ -116,9 +141,7 @@ class StoredResolver(Resolver):
         """These records, with their persons (a duplicate: with the record it repeats)."""
         missing = [key for key in record_ids if key not in self.person_of and key not in self.same_as]
         for chunk in _chunks(missing):
-            rows = list(self._session.execute(select(IdentityMember.record_key, IdentityMember.seq,
-                                                     IdentityMember.person_id, IdentityMember.duplicate_of_seq)
-                                              .where(IdentityMember.record_key.in_(chunk))))  # type: ignore[attr-defined]
+            rows = list(self._db.execute(MEMBERSHIP, {"keys": chunk}))
             self.read_persons({row.person_id for row in rows})
             for row in rows:
                 if row.duplicate_of_seq is not None and row.record_key not in self.same_as:
@@ -137,14 +160,12 @@ class StoredResolver(Resolver):
         if nhs_number in self._nhs_read:
             return
         self._nhs_read.add(nhs_number)
-        person = self._session.exec(select(IdentityNhs.person_id).where(IdentityNhs.nhs_number == nhs_number)).first()
+        person = self._db.execute(NHS_PERSON, {"nhs": nhs_number}).scalar()
         if person is not None:
             self.nhs_person[nhs_number] = person
 
     def knows(self, record_id: str) -> bool:
-        if super().knows(record_id):
-            return True
-        return self._session.get(IdentityMember, record_id) is not None
+        return super().knows(record_id) or self._db.execute(KNOWN, {"key": record_id}).first() is not None
 
     def person_for(self, record_id: str) -> str:
         self.read_records([record_id])
@@ -153,25 +174,18 @@ class StoredResolver(Resolver):
     def has_records(self, person_id: str) -> bool:
         if person_id in self._whole:
             return bool(self.members.get(person_id))
-        return self._session.exec(select(IdentityMember.record_key).where(IdentityMember.person_id == person_id)
-                                  .limit(1)).first() is not None
+        return self._db.execute(HOLDS_RECORDS, {"person": person_id}).first() is not None
 
     def with_duplicates(self, record_ids: list[str]) -> list[str]:
         self.read_records(record_ids)
-        seqs = [self._seq_of[key] for key in record_ids if key in self._seq_of]
         later: list[str] = []
-        for chunk in _chunks(seqs):
-            later += self._session.exec(select(IdentityMember.record_key)
-                                        .where(IdentityMember.duplicate_of_seq.in_(chunk))  # type: ignore[union-attr]
-                                        .order_by(IdentityMember.seq)).all()
+        for chunk in _chunks([self._seq_of[key] for key in record_ids if key in self._seq_of]):
+            later += self._db.execute(DUPLICATES, {"seqs": chunk}).scalars()
         return [*record_ids, *later]
 
     def records_of_person(self, person_id: str) -> list[tuple[str, str]]:
         """(record key, subject key) of every record of a person now, exact duplicates included."""
-        return [(row.record_key, row.subject_key) for row in self._session.execute(
-            select(IdentityRecord.record_key, IdentityRecord.subject_key)
-            .join(IdentityMember, IdentityMember.record_key == IdentityRecord.record_key)
-            .where(IdentityMember.person_id == person_id).order_by(IdentityMember.seq))]
+        return [(row.record_key, row.subject_key) for row in self._db.execute(SUBJECTS_OF_PERSON, {"person": person_id})]
 
     # -- deciding: the in-memory rules, on the records read from the store ----------------------------
     def decide(self, record: Record) -> Decision:
@@ -183,10 +197,7 @@ class StoredResolver(Resolver):
 
     def same_details(self, record: Record) -> str | None:
         details = fingerprint_of(record)
-        earlier = self._session.exec(select(IdentityMember.record_key)
-                                     .where(IdentityMember.fingerprint == fingerprint_hash(record),
-                                            IdentityMember.duplicate_of_seq.is_(None))  # type: ignore[union-attr]
-                                     .order_by(IdentityMember.seq).limit(1)).first()
+        earlier = self._db.execute(SAME_DETAILS, {"fingerprint": fingerprint_hash(record)}).scalar()
         if earlier is None:
             return None
         self.read_records([earlier])
@@ -194,17 +205,12 @@ class StoredResolver(Resolver):
 
     def _candidates(self, record: Record) -> set[str]:
         hashes: dict[int, str] = {stable_hash(key): key for key in self._keys(record)}
-        sizes = self._session.execute(select(IdentityBlock.key_hash, func.count())
-                                      .where(IdentityBlock.key_hash.in_(list(hashes)))  # type: ignore[attr-defined]
-                                      .group_by(IdentityBlock.key_hash))  # type: ignore[arg-type]
         # A key shared by hundreds is no evidence: skipped, as the in-memory index does.
-        wanted = [key_hash for key_hash, size in sizes
+        wanted = [key_hash for key_hash, size in self._db.execute(KEY_SIZES, {"hashes": list(hashes)})
                   if size <= (LOOSE_KEY_LIMIT if hashes[key_hash][:3] == "fd:" else KEY_LIMIT)]
         if not wanted:
             return set()
-        rows = list(self._session.execute(select(IdentityMember.record_key, IdentityMember.person_id)
-                                          .join(IdentityBlock, IdentityBlock.seq == IdentityMember.seq)
-                                          .where(IdentityBlock.key_hash.in_(wanted))))  # type: ignore[attr-defined]
+        rows = list(self._db.execute(FILED_UNDER, {"hashes": wanted}))
         self.read_persons({row.person_id for row in rows})
         return {row.record_key for row in rows}
 
@@ -231,17 +237,17 @@ class StoredResolver(Resolver):
         super()._file(record, person)
         self._seq_of[record.record_id], self._key_of_seq[seq] = seq, record.record_id
         self._whole.add(person)  # a new person, or one read whole to be matched
-        self._session.execute(insert(IdentityMember).values(
-            record_key=record.record_id, seq=seq, person_id=person, duplicate_of_seq=None,
-            fingerprint=fingerprint_hash(record)))
+        self._db.execute(ADD_MEMBER, {"record_key": record.record_id, "seq": seq, "person_id": person,
+                                      "duplicate_of_seq": None, "fingerprint": fingerprint_hash(record)})
         if record.nhs_number:
-            insert_ignoring_duplicates(self._session, IdentityNhs, [{"nhs_number": record.nhs_number, "person_id": person}],
+            assert self.session is not None
+            insert_ignoring_duplicates(self.session, IdentityNhs, [{"nhs_number": record.nhs_number, "person_id": person}],
                                        ["nhs_number"])
 
     def _file_under_keys(self, record: Record) -> None:
         seq = self._filing_seq
         hashes = sorted({stable_hash(key) for key in self._keys(record, indexing=True)})
-        self._session.execute(insert(IdentityBlock), [{"key_hash": key_hash, "seq": seq} for key_hash in hashes])
+        self._db.execute(FILE_UNDER, [{"key_hash": key_hash, "seq": seq} for key_hash in hashes])
 
     def _alias(self, record_id: str, earlier: str) -> None:
         seq = self._filing_seq
@@ -249,9 +255,8 @@ class StoredResolver(Resolver):
         if seq is None:  # read from the store, not new
             return
         self._seq_of[record_id] = seq
-        self._session.execute(insert(IdentityMember).values(
-            record_key=record_id, seq=seq, person_id=self.person_of[earlier], duplicate_of_seq=self._seq_of[earlier],
-            fingerprint=None))
+        self._db.execute(ADD_MEMBER, {"record_key": record_id, "seq": seq, "person_id": self.person_of[earlier],
+                                      "duplicate_of_seq": self._seq_of[earlier], "fingerprint": None})
 
     def merge(self, absorbed: str, survivor: str) -> list[str]:
         self.read_persons([absorbed, survivor])
@@ -264,17 +269,12 @@ class StoredResolver(Resolver):
 
     def move(self, record_ids: list[str], person: str) -> list[str]:
         self.read_persons([person])
-        session = self._session
         for record_id in record_ids:
             previous = self.person_of[record_id]
             if previous == person:
                 continue
-            session.execute(update(IdentityMember)
-                            .where(or_(IdentityMember.record_key == record_id,
-                                       IdentityMember.duplicate_of_seq == self._seq_of[record_id]))
-                            .values(person_id=person))
+            self._db.execute(MOVE_RECORD, {"b_key": record_id, "b_seq": self._seq_of[record_id], "b_person": person})
             nhs = self.records[record_id].nhs_number
             if nhs:
-                session.execute(update(IdentityNhs).where(IdentityNhs.nhs_number == nhs, IdentityNhs.person_id == previous)
-                                .values(person_id=person))
+                self._db.execute(MOVE_NHS, {"b_nhs": nhs, "b_previous": previous, "b_person": person})
         return super().move(record_ids, person)
