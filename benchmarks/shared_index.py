@@ -2,7 +2,8 @@
 in memory and resolves per second, with several workers on one store.
 
 Run: ``.venv/bin/python -m benchmarks.shared_index --people 1000000`` (SQLite under a temporary
-directory), or with ``--database-url postgresql+psycopg2://...`` for a PostgreSQL you started.
+directory); ``--postgres``: on a throw-away PostgreSQL 15 server instead (``initdb`` on PATH), or
+``--database-url`` for one you started.
 
 Steps, each worker in a fresh process so that its memory is its own:
 1. the log of ``--people`` persons (one record each, from the synthetic generator) written to a new
@@ -129,9 +130,24 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=50, help="records per unit of work")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--database-url", help="default: SQLite in a new temporary directory")
+    parser.add_argument("--postgres", action="store_true", help="on a throw-away PostgreSQL 15 server")
     args = parser.parse_args()
     directory = tempfile.mkdtemp(prefix="safeguard-shared-index-")
     url = args.database_url or f"sqlite:///{Path(directory) / 'store.db'}"
+    server = None
+    if args.postgres:
+        from tests.postgres import PostgresServer
+
+        server = PostgresServer(Path(tempfile.mkdtemp(prefix="safeguard-pg-"))).start()
+        url = server.create_database("shared_index")
+    try:
+        measure(url, directory, args)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def measure(url: str, directory: str, args: argparse.Namespace) -> None:
     spawn = multiprocessing.get_context("spawn")
 
     filled = fill_log(url, args.people, args.seed)

@@ -192,9 +192,7 @@ class IdentityIndex:
         """The master person a subject key's records belong to now, or None if the index has not seen it."""
         if self.resolver is None or self.resolver.session is None:
             return None
-        return self.resolver.session.exec(
-            select(IdentityMember.person_id).join(IdentityRecord, IdentityRecord.record_key == IdentityMember.record_key)
-            .where(IdentityRecord.subject_key == subject_key).order_by(IdentityRecord.seq.desc()).limit(1)).first()  # type: ignore[attr-defined]
+        return self.resolver.person_of_subject(subject_key)
 
     def keys_like(self, subject_key: str) -> set[str]:
         """Every subject key of the person ``subject_key`` belongs to now (itself included)."""

@@ -61,6 +61,8 @@ DUPLICATES = (select(_member.c.record_key).where(_member.c.duplicate_of_seq.in_(
               .order_by(_member.c.seq))
 SUBJECTS_OF_PERSON = (select(_record.c.record_key, _record.c.subject_key).join(_member, _ON_RECORD)
                       .where(_member.c.person_id == bindparam("person")).order_by(_member.c.seq))
+PERSON_OF_SUBJECT = (select(_member.c.person_id).join(_record, _ON_RECORD)
+                     .where(_record.c.subject_key == bindparam("subject")).order_by(_record.c.seq.desc()).limit(1))
 SAME_DETAILS = (select(_member.c.record_key).where(_member.c.fingerprint == bindparam("fingerprint"), IS_ORIGINAL)
                 .order_by(_member.c.seq).limit(1))
 KEY_SIZES = (select(_block.c.key_hash, func.count()).where(_block.c.key_hash.in_(bindparam("hashes", expanding=True)))
@@ -186,6 +188,10 @@ class StoredResolver(Resolver):
     def records_of_person(self, person_id: str) -> list[tuple[str, str]]:
         """(record key, subject key) of every record of a person now, exact duplicates included."""
         return [(row.record_key, row.subject_key) for row in self._db.execute(SUBJECTS_OF_PERSON, {"person": person_id})]
+
+    def person_of_subject(self, subject_key: str) -> str | None:
+        """The person the latest record with this subject key belongs to now, or None if none has it."""
+        return self._db.execute(PERSON_OF_SUBJECT, {"subject": subject_key}).scalar()
 
     # -- deciding: the in-memory rules, on the records read from the store ----------------------------
     def decide(self, record: Record) -> Decision:

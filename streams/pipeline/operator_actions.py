@@ -46,8 +46,11 @@ def decide_review(services: Services, review_id: str, decision: str, actor: str)
                 services.identity.reject(session, review_id, actor)  # audited by the index, under the actor
                 notice, written = None, set()
             session.commit()
-        except (IdentityRefused, SinkRefused) as exc:
-            raise ActionRefused(str(exc)) from exc
+        except BaseException as exc:
+            services.identity.discard()  # a merge it made in memory was rolled back with the transaction
+            if isinstance(exc, (IdentityRefused, SinkRefused)):
+                raise ActionRefused(str(exc)) from exc
+            raise
     services.flush_sinks(sorted(written))
     return f"done: {notice.content['event_type']} change {notice.content['change_seq']}" if notice else "done: kept apart"
 

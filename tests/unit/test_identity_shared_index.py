@@ -8,7 +8,7 @@ from sqlalchemy import delete, update
 from sqlmodel import Session, func, select
 
 from benchmarks.synthetic_people import make_people, observations
-from sinks.models import IdentityBlock, IdentityChange, IdentityMember, IdentityNhs, IdentitySequence
+from sinks.models import IdentityBlock, IdentityChange, IdentityMember, IdentityNhs, IdentityReview, IdentitySequence
 from streams.identity.resolver import Record, Resolver
 from streams.identity.stored import stable_hash
 from tests.unit.helpers import another_index
@@ -145,3 +145,33 @@ class TestOneIndexForAllWorkers:
             counted = session.exec(select(func.count()).select_from(IdentityMember)
                                    .where(IdentityMember.person_id == merge.absorbed_person_id)).one()
         assert counted >= 1  # the records went back to the absorbed person in the store
+
+    def test_an_operator_merge_that_is_rolled_back_leaves_nothing_in_memory(self, engine, services, monkeypatch):
+        """A confirmed review whose notices a sink refuses is rolled back: the worker's memory of where
+        merged persons went is not left claiming the merge."""
+        from sinks.contract import SinkRefused
+        from streams.pipeline import operator_actions
+
+        through_workers(engine, services, family_records(seed=59, people=150), workers=1, seed=9)
+        with Session(engine) as session:
+            reviews = session.exec(select(IdentityReview).where(IdentityReview.status == "open")
+                                   .order_by(IdentityReview.review_id)).all()
+
+        def refused(*_args, **_kwargs):
+            raise SinkRefused("alerts: refused")
+
+        monkeypatch.setattr(operator_actions, "after_identity_decision", refused)
+        merged = []  # the reviews whose merge was made, then rolled back (others: already one person since)
+        for review in reviews:
+            try:
+                operator_actions.decide_review(services, review.review_id, "confirm", "operator@example.org")
+            except operator_actions.ActionRefused as exc:
+                if "alerts: refused" in str(exc):
+                    merged.append(review)
+        assert merged
+        review = merged[0]
+        with Session(engine) as session:
+            services.identity.begin(session)
+            assert review.person_id not in services.identity.resolver.absorbed_into
+            assert services.identity.resolver.survivor_of(review.person_id) == review.person_id
+            session.rollback()
