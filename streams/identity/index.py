@@ -323,11 +323,11 @@ class IdentityIndex:
         if lock:
             self._lock(session)
         latest, indexed = self._sequence(session)
-        if indexed < latest and not lock:  # an older log is indexed under the lock: a reader takes it too, once
-            self._lock(session)
-            latest, indexed = self._sequence(session)
         if indexed < latest:
-            self._index_log(session, latest)
+            if not lock:  # a reader (``person``) does not hold everyone up to index the log and throw it away
+                raise IdentityRefused("the person index is behind its log (a store from before migration 0013): "
+                                      "the first worker to start indexes it; try again then")
+            latest = self._index_log(session, latest)
         if self.resolver is None:
             self.resolver, self.last_seq = StoredResolver(self.match_threshold), 0
         if latest > self.last_seq:
@@ -371,10 +371,12 @@ class IdentityIndex:
             elif change.kind == "apart":
                 resolver.keep_apart(change.survivor_person_id, change.absorbed_person_id)
 
-    def _index_log(self, session: Session, upto: int) -> None:
+    def _index_log(self, session: Session, upto: int) -> int:
         """A log written before the index was kept in the store (or only partly indexed): replayed in full
         and its index written, once, under the lock. This once, the worker holds the whole index in memory
-        (as every worker did before: about 1.2 GiB at a million persons)."""
+        (as every worker did before: about 1.2 GiB at a million persons). The persons an older un-merge kept
+        apart without saying so in the log (where the records were by then: the replay worked it out) are
+        logged as "apart" entries. Returns the log's new last sequence."""
         for table in (IdentityMember, IdentityBlock, IdentityNhs):
             session.exec(delete(table))  # type: ignore[call-overload]
         resolver = Resolver(self.match_threshold)
@@ -389,8 +391,18 @@ class IdentityIndex:
         for table, rows in ((IdentityMember, members), (IdentityBlock, blocks), (IdentityNhs, nhs)):
             while chunk := list(islice(rows, INDEXING_BATCH)):
                 session.execute(insert(table), chunk)
-        session.exec(update(IdentitySequence).where(IdentitySequence.id == 1).values(indexed_seq=upto))  # type: ignore[call-overload]
+        stated = {frozenset((change.survivor_person_id, change.absorbed_person_id)) for change in session.exec(
+            select(IdentityChange).where(IdentityChange.kind.in_(("unmerge", "apart")), IdentityChange.seq <= upto))}  # type: ignore[attr-defined]
+        now = self.clock()
+        for pair in sorted(sorted(pair) for pair in resolver.apart - stated):
+            upto += 1
+            session.add(IdentityChange(seq=upto, kind="apart", survivor_person_id=pair[0], absorbed_person_id=pair[1],
+                                       record_keys_json="[]", cause="un-merge (indexing an older log)",
+                                       actor="safeguard.resolver", at=now))
+        session.flush()
+        self._advance(session, upto)
         log.info("identity.log_indexed", upto_seq=upto, records=len(seq_of), persons=len(resolver.members))
+        return upto
 
     @staticmethod
     def _replay(session: Session, resolver: Resolver, after: int, upto: int) -> dict[str, int]:

@@ -253,7 +253,8 @@ class StoredResolver(Resolver):
     def _file_under_keys(self, record: Record) -> None:
         seq = self._filing_seq
         hashes = sorted({stable_hash(key) for key in self._keys(record, indexing=True)})
-        self._db.execute(FILE_UNDER, [{"key_hash": key_hash, "seq": seq} for key_hash in hashes])
+        if hashes:  # a record with a family name alone has no key to be found by
+            self._db.execute(FILE_UNDER, [{"key_hash": key_hash, "seq": seq} for key_hash in hashes])
 
     def _alias(self, record_id: str, earlier: str) -> None:
         seq = self._filing_seq

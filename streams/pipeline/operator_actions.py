@@ -11,6 +11,7 @@ its audit line naming the actor (the index's, for a decision); an event refused 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from uuid import uuid4
@@ -26,6 +27,7 @@ from streams.pipeline.rejudge import after_identity_decision
 from streams.services import Services
 
 DECISIONS = ("confirm", "reject")
+_ONE_DECISION_AT_A_TIME = threading.Lock()
 Publish = Callable[[list[tuple[str, bytes | None, bytes]]], None]
 
 
@@ -37,7 +39,9 @@ def decide_review(services: Services, review_id: str, decision: str, actor: str)
     """Confirm (merge) or reject (keep apart) one open review; returns what was done, in one line."""
     if decision not in DECISIONS:
         raise ActionRefused(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
-    with Session(services.engine) as session:
+    # One at a time in this process: the web app runs requests in threads that share one identity index,
+    # and a refused request discarding its memory must not pull it from under another's merge.
+    with _ONE_DECISION_AT_A_TIME, Session(services.engine) as session:
         try:
             if decision == "confirm":
                 notice = services.identity.confirm(session, review_id, actor)

@@ -2,13 +2,26 @@
 whichever worker resolves which record, and nothing per record held in a worker's memory. Runs on
 SQLite and PostgreSQL."""
 
+import json
 import random
+import threading
+from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import delete, update
 from sqlmodel import Session, func, select
 
 from benchmarks.synthetic_people import make_people, observations
-from sinks.models import IdentityBlock, IdentityChange, IdentityMember, IdentityNhs, IdentityReview, IdentitySequence
+from sinks.models import (
+    IdentityBlock,
+    IdentityChange,
+    IdentityMember,
+    IdentityNhs,
+    IdentityRecord,
+    IdentityReview,
+    IdentitySequence,
+)
+from streams.identity.index import IdentityIndex, IdentityRefused
 from streams.identity.resolver import Record, Resolver
 from streams.identity.stored import stable_hash
 from tests.unit.helpers import another_index
@@ -56,6 +69,21 @@ def through_workers(engine, services, records: list[Record], workers: int, seed:
         position += len(batch)
     with Session(engine) as session:
         return dict(session.exec(select(IdentityMember.record_key, IdentityMember.person_id)).all())
+
+
+def a_review_to_confirm(engine, services) -> IdentityReview:
+    """An open review whose two persons are still two (later records merge some of them meanwhile)."""
+    index = another_index(services)
+    with Session(engine) as session:
+        index.begin(session)
+        resolver = index.resolver
+        for review in session.exec(select(IdentityReview).where(IdentityReview.status == "open")
+                                   .order_by(IdentityReview.review_id)):
+            if resolver.person_for(review.record_key) != resolver.survivor_of(review.candidate_person_id):
+                session.expunge(review)
+                session.rollback()
+                return review
+    raise AssertionError("the test data must hold a review still open between two persons (change the seed)")
 
 
 class TestOneIndexForAllWorkers:
@@ -153,25 +181,98 @@ class TestOneIndexForAllWorkers:
         from streams.pipeline import operator_actions
 
         through_workers(engine, services, family_records(seed=59, people=150), workers=1, seed=9)
-        with Session(engine) as session:
-            reviews = session.exec(select(IdentityReview).where(IdentityReview.status == "open")
-                                   .order_by(IdentityReview.review_id)).all()
+        review = a_review_to_confirm(engine, services)
 
         def refused(*_args, **_kwargs):
             raise SinkRefused("alerts: refused")
 
         monkeypatch.setattr(operator_actions, "after_identity_decision", refused)
-        merged = []  # the reviews whose merge was made, then rolled back (others: already one person since)
-        for review in reviews:
-            try:
-                operator_actions.decide_review(services, review.review_id, "confirm", "operator@example.org")
-            except operator_actions.ActionRefused as exc:
-                if "alerts: refused" in str(exc):
-                    merged.append(review)
-        assert merged
-        review = merged[0]
+        with pytest.raises(operator_actions.ActionRefused, match="alerts: refused"):
+            operator_actions.decide_review(services, review.review_id, "confirm", "operator@example.org")
         with Session(engine) as session:
             services.identity.begin(session)
             assert review.person_id not in services.identity.resolver.absorbed_into
             assert services.identity.resolver.survivor_of(review.person_id) == review.person_id
             session.rollback()
+
+    def test_a_record_with_no_blocking_key_is_resolved(self, engine, services):
+        """A person named by family name alone has no key to be found by: a person of its own, as in memory
+        (writing its empty list of keys failed the unit of work, for ever)."""
+        records = [Record.from_raw("event-0:0", family_name="Jones"), Record.from_raw("event-1:0", family_name="Jones"),
+                   Record.from_raw("event-2:0", given_name="Megan", family_name="Jones", date_of_birth="2015-03-04")]
+        assert through_workers(engine, services, records, workers=1, seed=1) == in_memory(records)
+
+    def test_pairs_an_older_log_kept_apart_silently_are_logged_when_it_is_indexed(self, engine, services):
+        """Before the stored index an un-merge logged only the merge it undid: every worker's replay kept
+        the restored person apart from wherever the records were by then. Indexing that log says so."""
+        at = datetime(2026, 1, 5, tzinfo=UTC)
+
+        def logged(seq: int, key: str, person: str) -> IdentityRecord:
+            return IdentityRecord(record_key=key, seq=seq, person_id=person, source="police", source_event_id=key[:1],
+                                  subject_key=key, given_name="megan", family_name="jones", date_of_birth="2015-03-04",
+                                  sex="f", postcode="CF10 1AA", address_line="1 high st", town="cardiff", resolved_at=at)
+
+        def change(seq: int, kind: str, survivor: str, absorbed: str, keys: list[str]) -> IdentityChange:
+            return IdentityChange(seq=seq, kind=kind, survivor_person_id=survivor, absorbed_person_id=absorbed,
+                                  record_keys_json=json.dumps(keys), cause="test", actor="test", at=at)
+
+        with Session(engine) as session:  # P1 merged into P2, P2 into P3, then the first merge undone
+            session.add(IdentitySequence(id=1, last_seq=6, indexed_seq=0))
+            session.add_all([logged(1, "a:0", "P00000001"), logged(2, "b:0", "P00000002"), logged(3, "c:0", "P00000003")])
+            session.add_all([change(4, "merge", "P00000002", "P00000001", ["a:0"]),
+                             change(5, "merge", "P00000003", "P00000002", ["b:0", "a:0"]),
+                             change(6, "unmerge", "P00000002", "P00000001", ["a:0"])])
+            session.commit()
+        in_memory_replay = Resolver()
+        with Session(engine) as session:
+            IdentityIndex._replay(session, in_memory_replay, 0, 6)
+        indexing, later = another_index(services), another_index(services)
+        with Session(engine) as session:
+            with pytest.raises(IdentityRefused, match="behind its log"):
+                indexing.person(session, "P00000001")  # a reader does not index the log
+            indexing.begin(session)
+            indexing.finish(session)
+            session.commit()
+        with Session(engine) as session:
+            later.begin(session)
+            session.rollback()
+        assert frozenset(("P00000001", "P00000003")) in in_memory_replay.apart
+        assert indexing.resolver.apart == later.resolver.apart == in_memory_replay.apart
+
+    def test_operator_decisions_in_one_process_take_turns(self, engine, services, monkeypatch):
+        """The web app runs requests in threads sharing one identity index: a second decision (here one
+        refused, which discards the index's memory) waits until the first has committed."""
+        from streams.pipeline import operator_actions
+
+        through_workers(engine, services, family_records(seed=59, people=150), workers=1, seed=9)
+        review = a_review_to_confirm(engine, services)
+        entered, release = threading.Event(), threading.Event()
+        re_judged: list[int] = []
+
+        def slow_rejudging(session, services, notice, actor):  # the first decision, half-way
+            entered.set()
+            release.wait(10)
+            re_judged.append(len(services.identity.keys_of_person(notice.content["survivor_person_id"])))
+            return set()
+
+        monkeypatch.setattr(operator_actions, "after_identity_decision", slow_rejudging)
+        first = threading.Thread(target=operator_actions.decide_review,
+                                 args=(services, review.review_id, "confirm", "first@example.org"))
+        second_refused: list[str] = []
+
+        def second() -> None:
+            with pytest.raises(operator_actions.ActionRefused) as refused:
+                operator_actions.decide_review(services, "no-such-review", "reject", "second@example.org")
+            second_refused.append(str(refused.value))
+
+        first.start()
+        assert entered.wait(10)
+        other = threading.Thread(target=second)
+        other.start()
+        other.join(0.5)
+        assert other.is_alive()  # waiting for the first decision
+        release.set()
+        first.join(10)
+        other.join(10)
+        assert second_refused and "no such review" in second_refused[0]
+        assert re_judged and re_judged[0] >= 1  # the first still saw its person's records
