@@ -122,6 +122,12 @@ class StoredResolver(Resolver):
         self._key_of_seq: dict[int, str] = {}
         self._whole: set[str] = set()  # persons read whole (or made) in this unit of work
         self._nhs_read: set[str] = set()
+        self._changed()
+
+    def _changed(self) -> None:
+        """The index changed: answers about subjects and persons read before may not hold."""
+        self._person_of_subject: dict[str, str | None] = {}
+        self._subjects_of_person: dict[str, list[tuple[str, str]]] = {}
 
     @property
     def _db(self) -> Connection:
@@ -187,11 +193,16 @@ class StoredResolver(Resolver):
 
     def records_of_person(self, person_id: str) -> list[tuple[str, str]]:
         """(record key, subject key) of every record of a person now, exact duplicates included."""
-        return [(row.record_key, row.subject_key) for row in self._db.execute(SUBJECTS_OF_PERSON, {"person": person_id})]
+        if person_id not in self._subjects_of_person:
+            self._subjects_of_person[person_id] = [
+                (row.record_key, row.subject_key) for row in self._db.execute(SUBJECTS_OF_PERSON, {"person": person_id})]
+        return self._subjects_of_person[person_id]
 
     def person_of_subject(self, subject_key: str) -> str | None:
         """The person the latest record with this subject key belongs to now, or None if none has it."""
-        return self._db.execute(PERSON_OF_SUBJECT, {"subject": subject_key}).scalar()
+        if subject_key not in self._person_of_subject:
+            self._person_of_subject[subject_key] = self._db.execute(PERSON_OF_SUBJECT, {"subject": subject_key}).scalar()
+        return self._person_of_subject[subject_key]
 
     # -- deciding: the in-memory rules, on the records read from the store ----------------------------
     def decide(self, record: Record) -> Decision:
@@ -241,6 +252,7 @@ class StoredResolver(Resolver):
         if record.nhs_number:
             self._read_nhs(record.nhs_number)
         super()._file(record, person)
+        self._changed()
         self._seq_of[record.record_id], self._key_of_seq[seq] = seq, record.record_id
         self._whole.add(person)  # a new person, or one read whole to be matched
         self._db.execute(ADD_MEMBER, {"record_key": record.record_id, "seq": seq, "person_id": person,
@@ -262,6 +274,7 @@ class StoredResolver(Resolver):
         if seq is None:  # read from the store, not new
             return
         self._seq_of[record_id] = seq
+        self._changed()
         self._db.execute(ADD_MEMBER, {"record_key": record_id, "seq": seq, "person_id": self.person_of[earlier],
                                       "duplicate_of_seq": self._seq_of[earlier], "fingerprint": None})
 
@@ -276,6 +289,7 @@ class StoredResolver(Resolver):
 
     def move(self, record_ids: list[str], person: str) -> list[str]:
         self.read_persons([person])
+        self._changed()
         for record_id in record_ids:
             previous = self.person_of[record_id]
             if previous == person:
