@@ -281,7 +281,7 @@ class Resolver:
         records, person_of = self.records, self.person_of
         for candidate_id in self._candidates(record):
             other = records[candidate_id].date_of_birth
-            if dob and other and dob != other and not _dates_may_agree(dob, other):
+            if dob and other and dob != other and not dates_may_agree(dob, other):
                 continue  # another date of birth: another person (parent and child), not even for review
             by_person[person_of[candidate_id]].append(candidate_id)
         best = {person: self.score_person(record, self.members[person]) for person in by_person}
@@ -774,10 +774,10 @@ def _as_scanned(name: str) -> str:
 def _born_together(a: date | None, b: date | None) -> bool:
     """One date of birth, as written or mistyped on one record (a day out, one field off, or day and
     month swapped): what a twin's record may carry."""
-    return bool(a and b and (a == b or _dates_may_agree(a, b)))
+    return bool(a and b and (a == b or dates_may_agree(a, b)))
 
 
-def _dates_may_agree(a: date, b: date) -> bool:
+def dates_may_agree(a: date, b: date) -> bool:
     """Two different dates that may be one date of birth mistyped: what ``_date_weight`` does not
     count against (day and month swapped, a day out, or one field off), decided cheaply (the resolver
     asks it of every candidate: the day-out test, the dearest, only where it can hold)."""

@@ -35,6 +35,7 @@ from streams.identity.resolver import (
     Decision,
     Record,
     Resolver,
+    dates_may_agree,
     fingerprint_of,
 )
 
@@ -67,7 +68,8 @@ SAME_DETAILS = (select(_member.c.record_key).where(_member.c.fingerprint == bind
                 .order_by(_member.c.seq).limit(1))
 KEY_SIZES = (select(_block.c.key_hash, func.count()).where(_block.c.key_hash.in_(bindparam("hashes", expanding=True)))
              .group_by(_block.c.key_hash))
-FILED_UNDER = (select(_member.c.record_key, _member.c.person_id).join(_block, _block.c.seq == _member.c.seq)
+FILED_UNDER = (select(_member.c.record_key, _member.c.person_id, _record.c.date_of_birth).distinct()
+               .join(_block, _block.c.seq == _member.c.seq).join(_record, _ON_RECORD)
                .where(_block.c.key_hash.in_(bindparam("hashes", expanding=True))))
 ADD_MEMBER = insert(_member)
 FILE_UNDER = insert(_block)
@@ -95,6 +97,11 @@ def record_from_row(row) -> Record:  # type: ignore[no-untyped-def]
                   date_of_birth=date.fromisoformat(row.date_of_birth) if row.date_of_birth else None, sex=intern(row.sex),
                   nhs_number=row.nhs_number, postcode=intern(row.postcode), address_line=intern(row.address_line),
                   town=intern(row.town))
+
+
+def _may_be_born(dob: date, logged: str) -> bool:
+    other = date.fromisoformat(logged)
+    return other == dob or dates_may_agree(dob, other)
 
 
 def _chunks(values: Iterable, size: int = LOOKUP_CHUNK) -> Iterable[list]:
@@ -140,9 +147,11 @@ class StoredResolver(Resolver):
         """Every record of these persons (exact duplicates aside), unless read already."""
         wanted = set(persons) - self._whole
         for chunk in _chunks(sorted(wanted)):
-            for row in self._db.execute(RECORDS_OF_PERSONS, {"persons": chunk}):
-                if row.record_key not in self.records:
-                    self._hold(record_from_row(row), row.seq, row.person_id)
+            for row in self._db.execute(RECORDS_OF_PERSONS, {"persons": chunk}).all():
+                if row.record_key not in self.records:  # read for one unit of work: not interned
+                    self._hold(Record(row.record_key, row.source, row.given_name, row.family_name,
+                                      date.fromisoformat(row.date_of_birth) if row.date_of_birth else None, row.sex,
+                                      row.nhs_number, row.postcode, row.address_line, row.town), row.seq, row.person_id)
         self._whole |= wanted
 
     def read_records(self, record_ids: Iterable[str]) -> None:
@@ -227,7 +236,11 @@ class StoredResolver(Resolver):
                   if size <= (LOOSE_KEY_LIMIT if hashes[key_hash][:3] == "fd:" else KEY_LIMIT)]
         if not wanted:
             return set()
-        rows = list(self._db.execute(FILED_UNDER, {"hashes": wanted}))
+        # Only records whose date may be this record's are candidates (``Resolver._decide`` passes over the
+        # others: a parent and a child): at a million persons the rest are most of what a key finds.
+        dob = record.date_of_birth
+        rows = [row for row in self._db.execute(FILED_UNDER, {"hashes": wanted}).all()
+                if dob is None or row.date_of_birth is None or _may_be_born(dob, row.date_of_birth)]
         self.read_persons({row.person_id for row in rows})
         return {row.record_key for row in rows}
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import strategies as st
 
 from streams.identity.names import fold, known_given_name, parse_date, same_name_group, surname_parts
-from streams.identity.resolver import Record, Resolver, _dates_may_agree
+from streams.identity.resolver import Record, Resolver, dates_may_agree
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -409,4 +409,4 @@ def test_the_quick_date_check_agrees_with_the_date_weight(first, days_out_or_oth
     Dates near each other (up to 400 days out) and dates anywhere."""
     second = first + timedelta(days=days_out_or_other) if isinstance(days_out_or_other, int) else days_out_or_other
     if first != second:
-        assert _dates_may_agree(first, second) == (Resolver._date_weight(first, second) > 0)
+        assert dates_may_agree(first, second) == (Resolver._date_weight(first, second) > 0)
