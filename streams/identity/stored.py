@@ -148,10 +148,8 @@ class StoredResolver(Resolver):
         wanted = set(persons) - self._whole
         for chunk in _chunks(sorted(wanted)):
             for row in self._db.execute(RECORDS_OF_PERSONS, {"persons": chunk}).all():
-                if row.record_key not in self.records:  # read for one unit of work: not interned
-                    self._hold(Record(row.record_key, row.source, row.given_name, row.family_name,
-                                      date.fromisoformat(row.date_of_birth) if row.date_of_birth else None, row.sex,
-                                      row.nhs_number, row.postcode, row.address_line, row.town), row.seq, row.person_id)
+                if row.record_key not in self.records:
+                    self._hold(record_from_row(row), row.seq, row.person_id)
         self._whole |= wanted
 
     def read_records(self, record_ids: Iterable[str]) -> None:
