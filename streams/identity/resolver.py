@@ -20,7 +20,6 @@ merge is worse than a missed one: the thresholds are set for precision.
 
 from __future__ import annotations
 
-import gc
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -631,16 +630,6 @@ def _letter_doubled(a: str, b: str) -> bool:
     shorter, longer = sorted((a, b), key=len)
     return len(longer) == len(shorter) + 1 and any(
         longer[i] == longer[i - 1] and longer[:i] + longer[i + 1:] == shorter for i in range(1, len(longer)))
-
-
-def set_aside_long_lived() -> None:
-    """Call once a large index is loaded (a replayed log): it lives as long as the process, so the cyclic
-    garbage collector stops walking it (``gc.freeze``). At a million persons the index is eight million
-    objects and one full collection takes two seconds, a fifth of the time resolving twenty thousand
-    records. Garbage already waiting is collected first, or it would be kept for good; the index holds
-    no reference cycles, so a discarded one is still freed by reference counting."""
-    gc.collect()
-    gc.freeze()
 
 
 # The fields compared, in the order ``_evidence`` gives them.
