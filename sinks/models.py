@@ -380,6 +380,18 @@ class IdentityNhs(SQLModel, table=True):
     person_id: str = Field(max_length=36)
 
 
+class IdentityStatistics(SQLModel, table=True):
+    """The name statistics and operators' decisions a worker holds in memory, as they stood at log entry
+    ``seq`` (a JSON body, ``streams/identity/statistics.py``): a starting worker loads the newest and
+    replays only the log after it. Written now and then in a unit of work; the newest alone is kept."""
+
+    __tablename__ = "identity_statistics"
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    taken_at: datetime
+    body: str = Field(sa_column=Column(Text, nullable=False))
+
+
 class IdentityReview(SQLModel, table=True):
     """A record that looked like an existing person but not enough to merge: a human decides."""
 

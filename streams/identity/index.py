@@ -9,14 +9,15 @@ follows every merge and un-merge; a ``person.merged`` / ``person.unmerged`` noti
 Guarantees: one index for all workers: the records, their persons and blocking keys are in the store
 (``identity_member``, ``identity_block``, ``identity_nhs``, written in the same unit of work as the
 log; see ``stored.py``), and a worker holds in memory only the name statistics and operators'
-decisions, replayed from the log, so memory does not grow with the index nor multiply with
-workers. Resolution is serialised across workers by updating the ``identity_sequence`` row first
+decisions, so memory does not grow with the index nor multiply with workers. A starting worker loads
+them from the newest snapshot (``identity_statistics``, taken in a unit of work every
+``SNAPSHOT_EVERY`` log entries; ``statistics.py``) and replays only the log after it. Resolution is serialised across workers by updating the ``identity_sequence`` row first
 in the unit of work (a row lock on PostgreSQL, the write lock on SQLite) and each worker replays
 the log's new entries into its statistics before resolving, so two workers never make two masters
 for one new child; should anything get past the lock, the unique ``seq`` of the log refuses the
 second writer's unit of work, which is retried. A redelivered event reuses its stored records
 (idempotent). If the unit of work fails, the caller calls ``discard`` and the statistics are
-replayed afresh. A store whose log predates the stored index is indexed once, by the first
+loaded afresh (snapshot, then the log after it). A store whose log predates the stored index is indexed once, by the first
 worker to take the lock. Logs carry identifiers only.
 """
 
@@ -31,7 +32,7 @@ from datetime import datetime
 from itertools import chain, islice
 
 import structlog
-from sqlalchemy import and_, delete, insert, or_, text, update
+from sqlalchemy import and_, delete, func, insert, or_, text, update
 from sqlmodel import Session, select
 
 from schemas.events import RegisterEntry
@@ -47,16 +48,21 @@ from sinks.models import (
     IdentityRecord,
     IdentityReview,
     IdentitySequence,
+    IdentityStatistics,
 )
 from sinks.store import insert_ignoring_duplicates, stage_insert
 from streams.identity.keys import children_of, person_key
 from streams.identity.resolver import MATCH_THRESHOLD, Decision, Record, Resolver
+from streams.identity.statistics import SnapshotUnreadable, restore, snapshot_of
 from streams.identity.stored import IS_ORIGINAL, RECORD_COLUMNS, StoredResolver, fingerprint_hash, record_from_row, stable_hash
 from streams.sharing.policy import Policy
 
 log = structlog.get_logger("safeguard.identity")
 
 INDEXING_BATCH = 5_000  # rows per INSERT when an older log is indexed
+# A unit of work that ends this many log entries past the newest snapshot of the statistics writes a new
+# one, so a starting worker replays at most about this many entries (a few tenths of a second).
+SNAPSHOT_EVERY = 20_000
 RECORD_FIELDS = ("given_name", "family_name", "sex", "nhs_number", "postcode", "address_line", "town")
 
 
@@ -122,6 +128,7 @@ class IdentityIndex:
         self.resolver: StoredResolver | None = None
         self.last_seq = 0  # the name statistics are the log's up to here
         self._batch_seq: int | None = None  # set while a unit of work resolves
+        self._snapshot_seq = 0  # the newest snapshot of the statistics this worker knows of
 
     def discard(self) -> None:
         """The unit of work failed: what the statistics learnt in it may not be in the log."""
@@ -184,6 +191,8 @@ class IdentityIndex:
         """Advance the log past what this unit of work resolved (before the commit)."""
         if self._batch_seq is None:
             return
+        if self._batch_seq - self._snapshot_seq >= SNAPSHOT_EVERY:
+            self._take_snapshot(session, self._batch_seq)
         self._advance(session, self._batch_seq)
         self.last_seq, self._batch_seq = self._batch_seq, None
 
@@ -329,12 +338,44 @@ class IdentityIndex:
                                       "the first worker to start indexes it; try again then")
             latest = self._index_log(session, latest)
         if self.resolver is None:
-            self.resolver, self.last_seq = StoredResolver(self.match_threshold), 0
+            self.resolver, self.last_seq = self._restored(session, latest)
         if latest > self.last_seq:
             self._replay_statistics(session, self.resolver, self.last_seq, latest)
             self.last_seq = latest
         self.resolver.begin(session)
         return self.resolver, latest
+
+    def _restored(self, session: Session, upto: int) -> tuple[StoredResolver, int]:
+        """A fresh resolver holding the newest snapshot of the statistics at or before ``upto``, and the
+        log entry it is of (0: none, or one that cannot be read, so the whole log is replayed)."""
+        resolver = StoredResolver(self.match_threshold)
+        newest = session.exec(select(IdentityStatistics).where(IdentityStatistics.seq <= upto)
+                              .order_by(IdentityStatistics.seq.desc()).limit(1)).first()  # type: ignore[union-attr]
+        if newest is None:
+            self._snapshot_seq = 0
+            return resolver, 0
+        self._snapshot_seq = newest.seq
+        try:
+            restore(resolver, newest.body)
+        except SnapshotUnreadable as problem:
+            log.warning("identity.snapshot_unreadable", snapshot_seq=newest.seq, reason=str(problem))
+            return StoredResolver(self.match_threshold), 0
+        return resolver, newest.seq
+
+    def _take_snapshot(self, session: Session, seq: int, resolver: Resolver | None = None) -> None:
+        """The statistics as they stand at log entry ``seq`` (this worker's, or ``resolver``'s), written in
+        the unit of work, unless another worker wrote one recently; older snapshots are dropped."""
+        newest = session.exec(select(func.max(IdentityStatistics.seq))).one() or 0
+        if resolver is None and seq - newest < SNAPSHOT_EVERY:
+            self._snapshot_seq = newest
+            return
+        source = resolver or self.resolver
+        assert source is not None
+        session.exec(delete(IdentityStatistics))  # type: ignore[call-overload]
+        session.add(IdentityStatistics(seq=seq, taken_at=self.clock(), body=snapshot_of(source)))
+        session.flush()
+        self._snapshot_seq = seq
+        log.info("identity.snapshot_taken", snapshot_seq=seq)
 
     @staticmethod
     def _lock(session: Session) -> None:
@@ -400,6 +441,7 @@ class IdentityIndex:
                                        record_keys_json="[]", cause="un-merge (indexing an older log)",
                                        actor="safeguard.resolver", at=now))
         session.flush()
+        self._take_snapshot(session, upto, resolver)
         self._advance(session, upto)
         for table in ("identity_member", "identity_block", "identity_nhs"):  # planners' figures, after a bulk load
             session.execute(text(f"ANALYZE {table}"))

@@ -582,6 +582,11 @@ class Resolver:
         if person_id[:1] == "P" and person_id[1:].isdigit():
             self._next = max(self._next, int(person_id[1:]))
 
+    @property
+    def last_person_number(self) -> int:
+        """The number of the last person id given (new persons are numbered after it)."""
+        return self._next
+
     def _new_person(self) -> str:
         self._next += 1
         return f"P{self._next:08d}"

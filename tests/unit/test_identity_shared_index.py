@@ -20,7 +20,9 @@ from sinks.models import (
     IdentityRecord,
     IdentityReview,
     IdentitySequence,
+    IdentityStatistics,
 )
+from streams.identity import index as index_module
 from streams.identity.index import IdentityIndex, IdentityRefused
 from streams.identity.resolver import Record, Resolver
 from streams.identity.stored import stable_hash
@@ -43,10 +45,11 @@ def in_memory(records: list[Record]) -> dict[str, str]:
 
 
 def through_workers(engine, services, records: list[Record], workers: int, seed: int,
-                    forget_index_at: int | None = None) -> dict[str, str]:
+                    forget_index_at: int | None = None, restarts: bool = False) -> dict[str, str]:
     """The records resolved by ``workers`` identity indexes on one store, in units of work of 1 to 8
     records, each unit taken by a worker chosen at random. ``forget_index_at``: there, the stored index
-    is dropped as if the store predated it (the next worker indexes the log again)."""
+    is dropped as if the store predated it (the next worker indexes the log again). ``restarts``: one
+    unit in four goes to a worker that has just started in its place."""
     rng = random.Random(seed)
     indexes = [another_index(services) for _ in range(workers)]
     position = 0
@@ -59,7 +62,10 @@ def through_workers(engine, services, records: list[Record], workers: int, seed:
                 session.exec(update(IdentitySequence).values(indexed_seq=0))
                 session.commit()
         batch = records[position:position + rng.randint(1, 8)]
-        index = rng.choice(indexes)
+        turn = rng.randrange(workers)
+        if restarts and rng.random() < 0.25:
+            indexes[turn] = another_index(services)
+        index = indexes[turn]
         with Session(engine) as session:
             index.begin(session)
             for record in batch:
@@ -69,6 +75,25 @@ def through_workers(engine, services, records: list[Record], workers: int, seed:
         position += len(batch)
     with Session(engine) as session:
         return dict(session.exec(select(IdentityMember.record_key, IdentityMember.person_id)).all())
+
+
+def statistics(resolver: Resolver) -> tuple:
+    """Everything a worker holds in memory across units of work."""
+    return (resolver.given_counts, resolver.family_counts, resolver.common_given_names, resolver.given_families,
+            resolver.total, resolver.last_person_number, resolver.absorbed_into, resolver.apart)
+
+
+def replayed_from(monkeypatch) -> list[int]:
+    """Where each replay of the statistics began (0: the start of the log), as workers start."""
+    starts: list[int] = []
+    original = IdentityIndex._replay_statistics
+
+    def spy(session, resolver, after, upto):
+        starts.append(after)
+        original(session, resolver, after, upto)
+
+    monkeypatch.setattr(IdentityIndex, "_replay_statistics", staticmethod(spy))
+    return starts
 
 
 def a_review_to_confirm(engine, services) -> IdentityReview:
@@ -238,6 +263,8 @@ class TestOneIndexForAllWorkers:
             session.rollback()
         assert frozenset(("P00000001", "P00000003")) in in_memory_replay.apart
         assert indexing.resolver.apart == later.resolver.apart == in_memory_replay.apart
+        with Session(engine) as session:  # indexing ended with a snapshot of its statistics, at the log's end
+            assert session.exec(select(IdentityStatistics.seq)).all() == [session.exec(select(IdentitySequence.last_seq)).one()]
 
     def test_operator_decisions_in_one_process_take_turns(self, engine, services, monkeypatch):
         """The web app runs requests in threads sharing one identity index: a second decision (here one
@@ -276,3 +303,78 @@ class TestOneIndexForAllWorkers:
         other.join(10)
         assert second_refused and "no such review" in second_refused[0]
         assert re_judged and re_judged[0] >= 1  # the first still saw its person's records
+
+    def test_workers_starting_from_a_snapshot_decide_as_one_in_memory_resolver(self, engine, services, monkeypatch):
+        """Snapshots of the statistics taken every few entries (lowered here), workers restarting at random:
+        each starts from the newest snapshot, and every record still gets the in-memory resolver's person."""
+        monkeypatch.setattr(index_module, "SNAPSHOT_EVERY", 6)
+        starts = replayed_from(monkeypatch)
+        records = family_records(seed=41, people=120)
+        assert through_workers(engine, services, records, workers=3, seed=13, restarts=True) == in_memory(records)
+        with Session(engine) as session:
+            snapshots = session.exec(select(IdentityStatistics.seq)).all()
+            latest = session.exec(select(IdentitySequence.last_seq)).one()
+        assert len(snapshots) == 1 and latest - 6 < snapshots[0] <= latest  # the newest alone, and recent
+        assert any(after > 0 for after in starts[3:])  # restarted workers began at a snapshot, not the log's start
+
+    def test_a_starting_worker_loads_the_snapshot_and_replays_only_the_log_after_it(self, engine, services, monkeypatch):
+        """The statistics a worker starts with are the writer's, though it replayed only the entries after
+        the snapshot; an un-merge and the pairs it keeps apart are in them."""
+        monkeypatch.setattr(index_module, "SNAPSHOT_EVERY", 25)
+        records = family_records(seed=59, people=150)
+        through_workers(engine, services, records, workers=1, seed=9)
+        with Session(engine) as session:
+            merge = session.exec(select(IdentityChange).where(IdentityChange.kind == "merge")).first()
+        operator = another_index(services)
+        with Session(engine) as session:
+            operator.unmerge(session, merge.seq, "operator@example.org")
+            session.commit()
+        writer_index = another_index(services)  # one more unit, which takes the snapshot
+        monkeypatch.setattr(index_module, "SNAPSHOT_EVERY", 1)
+        extra = Record.from_raw("event-extra:0", given_name="Cerys", family_name="Pritchard", date_of_birth="2016-02-01")
+        with Session(engine) as session:
+            writer_index.resolve_records(session, "event-extra", [(extra, "event-extra:0")])
+            writer_index.finish(session)
+            session.commit()
+        writer = writer_index.resolver
+        with Session(engine) as session:
+            (snapshot_seq,) = session.exec(select(IdentityStatistics.seq)).all()
+            latest = session.exec(select(IdentitySequence.last_seq)).one()
+        assert snapshot_seq == latest
+        starts = replayed_from(monkeypatch)
+        starting = another_index(services)
+        with Session(engine) as session:
+            starting.begin(session)
+            session.rollback()
+        assert starts == []  # nothing after the snapshot to replay
+        assert statistics(starting.resolver) == statistics(writer)
+        assert starting.resolver.apart and frozenset((merge.survivor_person_id, merge.absorbed_person_id)) in starting.resolver.apart
+        replayed = Resolver()  # and both equal a replay of the whole log
+        with Session(engine) as session:
+            IdentityIndex._replay(session, replayed, 0, latest)
+        assert statistics(replayed) == statistics(writer)
+
+    @pytest.mark.parametrize("body", ["not json", '{"version": 2}', '{"version": 1, "given_counts": {"megan": 0}}'])
+    def test_an_unreadable_snapshot_is_passed_over_and_the_log_replayed(self, engine, services, monkeypatch, body):
+        """A snapshot that cannot be loaded is logged (its entry and the field at fault) and the whole log
+        replayed instead: the worker starts, with the right statistics."""
+        from structlog.testing import capture_logs
+
+        monkeypatch.setattr(index_module, "SNAPSHOT_EVERY", 10)
+        records = family_records(seed=47, people=40)
+        through_workers(engine, services, records, workers=1, seed=3)
+        writer = Resolver()
+        for record in records:
+            writer.resolve(record)
+        with Session(engine) as session:
+            session.exec(update(IdentityStatistics).values(body=body))
+            session.commit()
+        starts = replayed_from(monkeypatch)
+        starting = another_index(services)
+        with capture_logs() as logs, Session(engine) as session:
+            starting.begin(session)
+            session.rollback()
+        assert starts == [0]
+        warned = [entry for entry in logs if entry["event"] == "identity.snapshot_unreadable"]
+        assert len(warned) == 1 and warned[0]["snapshot_seq"] > 0 and warned[0]["reason"]
+        assert statistics(starting.resolver)[:6] == statistics(writer)[:6]

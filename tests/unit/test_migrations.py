@@ -18,4 +18,4 @@ class TestMigrations:
         """A second upgrade (another process starting) changes nothing and does not fail."""
         migrate(engine)
         with engine.connect() as connection:
-            assert MigrationContext.configure(connection).get_current_revision() == "0013"
+            assert MigrationContext.configure(connection).get_current_revision() == "0014"
