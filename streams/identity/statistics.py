@@ -13,6 +13,7 @@ never code. Names are interned as ``Record.from_raw`` interns them.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from sys import intern
 from typing import Annotated, Literal
@@ -43,15 +44,14 @@ class _Snapshot(BaseModel):
 
 
 def snapshot_of(resolver: Resolver) -> str:
-    """The resolver's statistics and decisions as a JSON body (sorted, so equal states give equal bodies)."""
-    return _Snapshot(
-        version=VERSION, records_counted=resolver.total, last_person_number=resolver.last_person_number,
-        given_counts=dict(sorted(resolver.given_counts.items())), family_counts=dict(sorted(resolver.family_counts.items())),
-        common_given_names=list(resolver.common_given_names),
-        given_families={name: sorted(families) for name, families in sorted(resolver.given_families.items())},
-        absorbed_into=dict(sorted(resolver.absorbed_into.items())),
-        apart=sorted(sorted(pair) for pair in resolver.apart),
-    ).model_dump_json()
+    """The resolver's statistics and decisions as a JSON body."""
+    return json.dumps({
+        "version": VERSION, "records_counted": resolver.total, "last_person_number": resolver.last_person_number,
+        "given_counts": resolver.given_counts, "family_counts": resolver.family_counts,
+        "common_given_names": resolver.common_given_names,
+        "given_families": {name: list(families) for name, families in resolver.given_families.items()},
+        "absorbed_into": resolver.absorbed_into, "apart": [list(pair) for pair in resolver.apart],
+    }, ensure_ascii=False, separators=(",", ":"))
 
 
 def restore(resolver: Resolver, body: str) -> None:

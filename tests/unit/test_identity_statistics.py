@@ -27,7 +27,6 @@ class TestStatisticsSnapshot:
         restored = Resolver()
         restore(restored, snapshot_of(writer))
         assert statistics(restored) == statistics(writer)
-        assert snapshot_of(restored) == snapshot_of(writer)
         assert restored._new_person() == writer._new_person()
 
     @pytest.mark.parametrize("change, field", [
