@@ -133,6 +133,28 @@ class TestOneIndexForAllWorkers:
         assert expected != unlimited  # keys were skipped: the limits decide something here
         assert through_workers(engine, services, records, workers=2, seed=11) == expected
 
+    @pytest.mark.parametrize("loose_limit", [40, 2])
+    def test_the_looser_key_and_its_own_limit_decide_as_in_memory(self, engine, services, monkeypatch, loose_limit):
+        """Jasper Huxley is Casper with the month mistyped too: only the family name with part of the date
+        (the loose key) finds him. Three other Huxleys born on the 27th of 2014 crowd that key past a limit
+        of 2 (not past 40): skipped by both indexes alike, so the outcome turns on the limit."""
+        from streams.identity import resolver, stored
+
+        def huxley(key: str, given: str, dob: str, postcode: str, address: str) -> Record:
+            return Record.from_raw(f"event-{key}:0", given_name=given, family_name="Huxley", date_of_birth=dob,
+                                   postcode=postcode, address_line=address)
+
+        records = [huxley("c", "Casper", "2014-08-27", "NP44 9SQ", "Maes Glas"),
+                   *(huxley(f"o{i}", given, f"2014-{month:02d}-27", postcode, "High Street")
+                     for i, (given, month, postcode) in enumerate([("Mared", 3, "LL55 1AA"), ("Owen", 5, "SA31 2BB"),
+                                                                   ("Tomos", 11, "CF44 3CC")])),
+                   huxley("j", "Jasper", "2014-09-27", "NP44 9SQ", "Maes Glas")]
+        for module in (resolver, stored):
+            monkeypatch.setattr(module, "LOOSE_KEY_LIMIT", loose_limit)
+        expected = in_memory(records)
+        assert (expected["event-j:0"] == expected["event-c:0"]) == (loose_limit == 40)
+        assert through_workers(engine, services, records, workers=2, seed=3) == expected
+
     def test_a_log_older_than_the_stored_index_is_indexed_by_the_next_worker(self, engine, services):
         """A store whose log predates the stored index (half the records here): the first worker to take
         the lock indexes it, and resolution carries on exactly as before."""
