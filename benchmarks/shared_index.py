@@ -144,7 +144,8 @@ def snapshot_at_a_population_vocabulary(seed: int) -> tuple[float, float, float]
     resolver.given_counts = Counter({name: rng.randint(1, 500) for name in given})
     resolver.family_counts = Counter({name: rng.randint(1, 500) for name in family})
     resolver.given_families = {name: set(rng.sample(family, 5)) for name in given}
-    resolver.common_given_names, resolver.total = given[:3_000], 1_000_000
+    resolver.common_given_names = given[:3_000]
+    resolver.total = max(sum(resolver.given_counts.values()), sum(resolver.family_counts.values()))
     resolver.saw_person("P01000000")
     resolver.absorbed_into = {f"P{i:08d}": f"P{i + 1:08d}" for i in range(0, 20_000, 2)}
     resolver.apart = {frozenset((f"P{i:08d}", f"P{i + 7:08d}")) for i in range(2_000)}
@@ -168,21 +169,22 @@ def main() -> None:
     args = parser.parse_args()
     directory = tempfile.mkdtemp(prefix="safeguard-shared-index-")
     url = args.database_url or f"sqlite:///{Path(directory) / 'store.db'}"
-    server = None
-    if args.postgres:
-        from tests.postgres import PostgresServer
-
-        server = PostgresServer(Path(tempfile.mkdtemp(prefix="safeguard-pg-"))).start()
-        url = server.create_database("shared_index")
-    size, written, loaded = snapshot_at_a_population_vocabulary(args.seed)
-    print(f"statistics snapshot at a population's vocabulary: {size:,.1f} MiB, written in {written:,.1f} s, "
-          f"loaded in {loaded:,.1f} s")
+    server, server_directory = None, Path(tempfile.mkdtemp(prefix="safeguard-pg-"))
     try:
+        size, written, loaded = snapshot_at_a_population_vocabulary(args.seed)
+        print(f"statistics snapshot at a population's vocabulary: {size:,.1f} MiB, written in {written:,.1f} s, "
+              f"loaded in {loaded:,.1f} s")
+        if args.postgres:
+            from tests.postgres import PostgresServer
+
+            server = PostgresServer(server_directory).start()
+            url = server.create_database("shared_index")
         measure(url, directory, args)
     finally:
         if server is not None:
             server.stop()
-        shutil.rmtree(directory, ignore_errors=True)  # a million persons take 1.6 GB on disk
+        for scratch in (directory, server_directory):  # a million persons take 1.6 GB on disk
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def measure(url: str, directory: str, args: argparse.Namespace) -> None:

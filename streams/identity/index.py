@@ -129,6 +129,7 @@ class IdentityIndex:
         self.last_seq = 0  # the name statistics are the log's up to here
         self._batch_seq: int | None = None  # set while a unit of work resolves
         self._snapshot_seq = 0  # the newest snapshot of the statistics this worker knows of
+        self._unreadable_snapshot: int | None = None  # the newest could not be read: replaced at the next finish
 
     def discard(self) -> None:
         """The unit of work failed: what the statistics learnt in it may not be in the log."""
@@ -191,7 +192,7 @@ class IdentityIndex:
         """Advance the log past what this unit of work resolved (before the commit)."""
         if self._batch_seq is None:
             return
-        if self._batch_seq - self._snapshot_seq >= SNAPSHOT_EVERY:
+        if self._unreadable_snapshot is not None or self._batch_seq - self._snapshot_seq >= SNAPSHOT_EVERY:
             self._take_snapshot(session, self._batch_seq)
         self._advance(session, self._batch_seq)
         self.last_seq, self._batch_seq = self._batch_seq, None
@@ -354,27 +355,29 @@ class IdentityIndex:
         if newest is None:
             self._snapshot_seq = 0
             return resolver, 0
-        self._snapshot_seq = newest.seq
         try:
             restore(resolver, newest.body)
         except SnapshotUnreadable as problem:
             log.warning("identity.snapshot_unreadable", snapshot_seq=newest.seq, reason=str(problem))
+            self._snapshot_seq, self._unreadable_snapshot = 0, newest.seq
             return StoredResolver(self.match_threshold), 0
+        self._snapshot_seq, self._unreadable_snapshot = newest.seq, None
         return resolver, newest.seq
 
     def _take_snapshot(self, session: Session, seq: int, resolver: Resolver | None = None) -> None:
         """The statistics as they stand at log entry ``seq`` (this worker's, or ``resolver``'s), written in
-        the unit of work, unless another worker wrote one recently; older snapshots are dropped."""
+        the unit of work, unless another worker wrote one recently (or replaced the one this worker could not
+        read); older snapshots are dropped."""
         newest = session.exec(select(func.max(IdentityStatistics.seq))).one() or 0
-        if resolver is None and seq - newest < SNAPSHOT_EVERY:
-            self._snapshot_seq = newest
+        if resolver is None and newest != self._unreadable_snapshot and seq - newest < SNAPSHOT_EVERY:
+            self._snapshot_seq, self._unreadable_snapshot = newest, None
             return
         source = resolver or self.resolver
         assert source is not None
         session.exec(delete(IdentityStatistics))  # type: ignore[call-overload]
         session.add(IdentityStatistics(seq=seq, taken_at=self.clock(), body=snapshot_of(source)))
         session.flush()
-        self._snapshot_seq = seq
+        self._snapshot_seq, self._unreadable_snapshot = seq, None
         log.info("identity.snapshot_taken", snapshot_seq=seq)
 
     @staticmethod
