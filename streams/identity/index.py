@@ -11,14 +11,15 @@ Guarantees: one index for all workers: the records, their persons and blocking k
 log; see ``stored.py``), and a worker holds in memory only the name statistics and operators'
 decisions, so memory does not grow with the index nor multiply with workers. A starting worker loads
 them from the newest snapshot (``identity_statistics``, taken in a unit of work every
-``SNAPSHOT_EVERY`` log entries; ``statistics.py``) and replays only the log after it. Resolution is serialised across workers by updating the ``identity_sequence`` row first
-in the unit of work (a row lock on PostgreSQL, the write lock on SQLite) and each worker replays
-the log's new entries into its statistics before resolving, so two workers never make two masters
+``SNAPSHOT_EVERY`` log entries; ``statistics.py``) and replays only the log after it. Resolution is
+serialised across workers by updating the ``identity_sequence`` row first in the unit of work (a
+row lock on PostgreSQL, the write lock on SQLite) and each worker replays the log's new entries into
+its statistics before resolving, so two workers never make two masters
 for one new child; should anything get past the lock, the unique ``seq`` of the log refuses the
 second writer's unit of work, which is retried. A redelivered event reuses its stored records
 (idempotent). If the unit of work fails, the caller calls ``discard`` and the statistics are
-loaded afresh (snapshot, then the log after it). A store whose log predates the stored index is indexed once, by the first
-worker to take the lock. Logs carry identifiers only.
+loaded afresh (snapshot, then the log after it). A store whose log predates the stored index is
+indexed once, by the first worker to take the lock. Logs carry identifiers only.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """What a worker on the stored index holds in memory, written down: a snapshot a starting worker loads
 instead of replaying the whole log.
 
-Inputs: a resolver's name statistics (a count per given and family name, the common curated names in
-the order they became common, up to five family names per given name, the records counted), its person
-numbering, where merged persons went and the pairs kept apart; later, a snapshot's stored body.
+Inputs: a resolver's name statistics (a count per given and family name, up to five family names per
+given name, the records counted; its common curated names follow from those), its person numbering,
+where merged persons went and the pairs kept apart; later, a snapshot's stored body.
 Outputs: ``snapshot_of``: a JSON body; ``restore``: that state put into a fresh resolver, or
 ``SnapshotUnreadable`` naming the field (never a name in it) and what is wrong with it.
 Guarantees: ``restore(snapshot_of(r))`` holds what a replay of the whole log gives under the running
