@@ -14,9 +14,9 @@ them from the newest snapshot (``identity_statistics``, taken in a unit of work 
 ``SNAPSHOT_EVERY`` log entries; ``statistics.py``) and replays only the log after it. Resolution is
 serialised across workers by updating the ``identity_sequence`` row first in the unit of work (a
 row lock on PostgreSQL, the write lock on SQLite) and each worker replays the log's new entries into
-its statistics before resolving, so two workers never make two masters
-for one new child; should anything get past the lock, the unique ``seq`` of the log refuses the
-second writer's unit of work, which is retried. A redelivered event reuses its stored records
+its statistics before resolving, so two workers never make two masters for one new child; should
+anything get past the lock, the unique ``seq`` of the log refuses the second writer's unit of work,
+which is retried. A redelivered event reuses its stored records
 (idempotent). If the unit of work fails, the caller calls ``discard`` and the statistics are
 loaded afresh (snapshot, then the log after it). A store whose log predates the stored index is
 indexed once, by the first worker to take the lock. Logs carry identifiers only.

@@ -10,9 +10,9 @@ records read from the store: tested side by side); the index's rows, written in 
 Guarantees: what memory holds does not grow with the index: the name statistics (one count per
 distinct name), the operators' "two people" pairs and where merged persons went, loaded from a
 snapshot and the log after it (``index.py``); plus, for one unit of work only, the persons it read.
-``begin`` forgets those, so another worker's changes are always read afresh. A person is read whole (every record of it) or not at all,
-so the rules see each candidate as the in-memory index would. Blocking keys are filed under a stable
-hash (the same in every process), unlike the in-memory index's.
+``begin`` forgets those, so another worker's changes are always read afresh. A person is read whole
+(every record of it) or not at all, so the rules see each candidate as the in-memory index would.
+Blocking keys are filed under a stable hash (the same in every process), unlike the in-memory index's.
 """
 
 from __future__ import annotations
