@@ -14,6 +14,13 @@ on family data it loses recall and merges more twins, and it merges siblings bor
 same day of the same month at one address (learnt: a different given name is weak evidence, a shared
 postcode strong), because a household breaks the conditional independence EM assumes. The README gives
 the figures. Deterministic: the same records in the same order give the same weights.
+
+A second experiment, ``learn_from_nhs_numbers``: no EM; m from labelled matches (the candidate pairs
+whose two records carry one valid NHS number, compared without it), u as above (random pairs, compared
+without NHS numbers), the share of matches from the candidate pairs whose records both carry one. It
+cannot learn siblings as matches, yet it too learns a different given name as weak evidence against
+(true matches do carry nicknames and typing errors the curated levels call different names), and it
+loses on family data too (README).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -100,16 +107,97 @@ def learn_weights(records: list[Record], seed: int = 7) -> LearntWeights | None:
         filed.append(record)
     if len(vectors) < MIN_PAIRS or len(filed) < 2:
         return None
-    random_vectors = []
-    for _ in range(RANDOM_PAIRS):
-        a, b = sampler.sample(filed, 2)
-        vector = comparison_levels(scout, a, b)
-        if vector is not None:
-            random_vectors.append(vector)
+    random_vectors = _random_vectors(scout, filed, sampler)
     if not random_vectors:
         return None  # every random pair was decided by a rule (NHS numbers on all): nothing to learn u from
     frequencies = [_frequencies(scout.given_counts), _frequencies(scout.family_counts)]
     return _estimate(vectors, random_vectors, frequencies, len(filed), pairs_seen=seen)
+
+
+def _level_ids(vectors: list[tuple[object, ...]]) -> list[dict[object, int]]:
+    level_ids: list[dict[object, int]] = [{} for _ in FIELDS]
+    for vector in vectors:
+        for field, level in enumerate(vector):
+            if level is not None:
+                level_ids[field].setdefault(level, len(level_ids[field]))
+    return level_ids
+
+
+def _table(level_ids: list[dict[object, int]], sample: list[tuple[object, ...]]) -> tuple[np.ndarray, np.ndarray]:
+    """Each distinct pattern of levels (-1: a field a record lacks) and how many pairs show it."""
+    patterns = Counter(tuple(-1 if level is None else level_ids[f][level] for f, level in enumerate(v)) for v in sample)
+    return np.array(list(patterns), dtype=np.int64), np.array(list(patterns.values()), dtype=np.float64)
+
+
+def _level_shares(level_ids: list[dict[object, int]], rows: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
+    """Per field, the share of the pairs (weighted by ``counts``) at each level, smoothed by half a pair."""
+    shares = []
+    for f in range(len(FIELDS)):
+        present = rows[:, f] >= 0
+        counted = np.bincount(rows[present, f], weights=counts[present], minlength=len(level_ids[f])) + 0.5
+        shares.append(counted / counted.sum())
+    return shares
+
+
+def _u(level_ids: list[dict[object, int]], random_vectors: list[tuple[object, ...]], exact_u: list[float]) -> list[np.ndarray]:
+    """u: how often random pairs agree at each level; for two equal names, the chance two records share a name."""
+    u = _level_shares(level_ids, *_table(level_ids, random_vectors))
+    for f, share in ((1, exact_u[0]), (2, exact_u[1])):
+        if EXACT in level_ids[f]:
+            u[f][level_ids[f][EXACT]] = share
+    return u
+
+
+def _random_vectors(scout: Resolver, filed: list[Record], sampler: random.Random,
+                    without_nhs: bool = False) -> list[tuple[object, ...]]:
+    """Levels of random pairs of records (``without_nhs``: compared as if neither carried its NHS number)."""
+    vectors = []
+    for _ in range(RANDOM_PAIRS):
+        a, b = sampler.sample(filed, 2)
+        if without_nhs:
+            a, b = replace(a, nhs_number=None), replace(b, nhs_number=None)
+        vector = comparison_levels(scout, a, b)
+        if vector is not None:
+            vectors.append(vector)
+    return vectors
+
+
+def learn_from_nhs_numbers(records: list[Record], seed: int = 7) -> LearntWeights | None:
+    """m from labelled matches: the candidate pairs the resolver would weigh whose two records carry one
+    valid NHS number (compared without it); u from random pairs, as for EM; the share of matches among all
+    candidate pairs taken from those whose records both carry an NHS number. No EM, so siblings cannot be
+    learnt as matches. None when too few labelled pairs (FEBRL has no NHS numbers)."""
+    scout = Resolver()
+    sampler = random.Random(seed)
+    labelled: list[tuple[object, ...]] = []
+    candidate_pairs = numbered_pairs = numbered_matches = 0
+    filed: list[Record] = []
+    for record in records:
+        if scout.same_details(record) is not None:
+            continue
+        for candidate_id in sorted(scout._candidates(record)):
+            other = scout.records[candidate_id]
+            candidate_pairs += 1
+            if not (record.nhs_number and other.nhs_number):
+                continue
+            numbered_pairs += 1
+            if record.nhs_number == other.nhs_number:
+                numbered_matches += 1
+                vector = comparison_levels(scout, replace(record, nhs_number=None), replace(other, nhs_number=None))
+                if vector is not None:
+                    labelled.append(vector)
+        scout._add(record, scout._new_person())
+        filed.append(record)
+    if len(labelled) < MIN_PAIRS or len(filed) < 2:
+        return None
+    random_vectors = _random_vectors(scout, filed, sampler, without_nhs=True)  # as the labelled pairs are compared
+    if not random_vectors:
+        return None
+    level_ids = _level_ids(labelled + random_vectors)
+    u = _u(level_ids, random_vectors, [_frequencies(scout.given_counts), _frequencies(scout.family_counts)])
+    m = _level_shares(level_ids, *_table(level_ids, labelled))
+    matches = numbered_matches / numbered_pairs * candidate_pairs
+    return _weights(level_ids, m, u, matches, len(filed), len(labelled))
 
 
 def _frequencies(counts: Counter[str]) -> float:
@@ -122,26 +210,9 @@ def _estimate(vectors: list[tuple[object, ...]], random_vectors: list[tuple[obje
               record_count: int, pairs_seen: int | None = None) -> LearntWeights | None:
     """EM with u fixed from ``random_vectors``; ``vectors`` may be a sample of ``pairs_seen`` candidate pairs."""
     fields = len(FIELDS)
-    level_ids: list[dict[object, int]] = [{} for _ in range(fields)]
-    for vector in vectors + random_vectors:
-        for field, level in enumerate(vector):
-            if level is not None:
-                level_ids[field].setdefault(level, len(level_ids[field]))
-
-    def table(sample: list[tuple[object, ...]]) -> tuple[np.ndarray, np.ndarray]:
-        patterns = Counter(tuple(-1 if level is None else level_ids[f][level] for f, level in enumerate(v)) for v in sample)
-        return np.array(list(patterns), dtype=np.int64), np.array(list(patterns.values()), dtype=np.float64)
-
-    random_rows, random_counts = table(random_vectors)
-    u = []
-    for f in range(fields):
-        present = random_rows[:, f] >= 0
-        counted = np.bincount(random_rows[present, f], weights=random_counts[present], minlength=len(level_ids[f])) + 0.5
-        u.append(counted / counted.sum())
-    for f, share in ((1, exact_u[0]), (2, exact_u[1])):  # exact names: the chance two records share a name
-        if EXACT in level_ids[f]:
-            u[f][level_ids[f][EXACT]] = share
-    rows, counts = table(vectors)
+    level_ids = _level_ids(vectors + random_vectors)
+    u = _u(level_ids, random_vectors, exact_u)
+    rows, counts = _table(level_ids, vectors)
     m = [np.array([2.0 ** _start_weight(level) for level in ids], dtype=np.float64) for ids in level_ids]
     m = [values / values.sum() for values in m]
     share = 0.5
@@ -160,6 +231,12 @@ def _estimate(vectors: list[tuple[object, ...]], random_vectors: list[tuple[obje
             m_f = np.bincount(rows[present, f], weights=weighted[present], minlength=len(level_ids[f])) + 0.5
             m[f] = m_f / m_f.sum()
     matches = share * (pairs_seen or counts.sum())  # scaled up from the sample to every candidate pair
+    return _weights(level_ids, m, u, matches, record_count, len(vectors))
+
+
+def _weights(level_ids: list[dict[object, int]], m: list[np.ndarray], u: list[np.ndarray], matches: float,
+             record_count: int, pairs: int) -> LearntWeights | None:
+    """log2 m/u per level, scaled so that the threshold the share of matches implies lands on the resolver's."""
     pair_share = min(max(matches / (record_count * (record_count - 1) / 2), 1e-12), 0.5)
     learnt_threshold = math.log2(MATCH_PROBABILITY / (1 - MATCH_PROBABILITY)) - math.log2(pair_share / (1 - pair_share))
     if learnt_threshold <= 0:
@@ -171,7 +248,7 @@ def _estimate(vectors: list[tuple[object, ...]], random_vectors: list[tuple[obje
     if levels[0].get(10.0, 0.0) <= 0:
         return None  # matches were not found to share their date of birth: the estimate is not to be trusted
     return LearntWeights(levels=levels, exact_m=exact_m, scale=scale, match_share=pair_share,
-                         learnt_threshold=learnt_threshold, pairs=len(vectors))
+                         learnt_threshold=learnt_threshold, pairs=pairs)
 
 
 def _start_weight(level: object) -> float:
@@ -181,3 +258,8 @@ def _start_weight(level: object) -> float:
 def learnt_resolver(records: list[Record]) -> Resolver:
     """A resolver weighing with the weights learnt from ``records`` (the curated ones if nothing could be learnt)."""
     return Resolver(weights=learn_weights(records))
+
+
+def nhs_learnt_resolver(records: list[Record]) -> Resolver:
+    """A resolver weighing with m learnt from NHS-agreeing pairs (the curated weights if too few)."""
+    return Resolver(weights=learn_from_nhs_numbers(records))

@@ -82,3 +82,37 @@ def test_names_read_the_wrong_way_round_are_not_learnt_as_a_level():
     swapped = Record.from_raw("b", given_name="Cadwaladr", family_name="Gethin", date_of_birth="2012-07-04")
     assert comparison_levels(resolver, written, swapped) is None
     assert comparison_levels(resolver, written, written)[1] == EXACT
+
+
+class TestMLearntFromNhsNumbers:
+    """The second experiment: m from candidate pairs whose records carry one NHS number (labelled matches)."""
+
+    def test_m_is_the_share_of_labelled_matches_at_each_level(self):
+        """Twenty records of each of forty people (one NHS number each, each record at its own address line),
+        a tenth with the date of birth a day out: the exact date is learnt as stronger evidence than a day
+        out, and the share of matches among the candidates comes from the numbered pairs."""
+        from benchmarks.learnt_weights import learn_from_nhs_numbers
+        from streams.runtime.demo import nhs_number
+
+        rng = random.Random(9)
+        records = []
+        for person in range(40):
+            number = nhs_number(rng)
+            for copy in range(20):
+                day = 12 if rng.random() > 0.1 else 13
+                records.append(Record.from_raw(f"{person}-{copy}", given_name=f"Nia{chr(97 + person // 26)}{chr(97 + person % 26)}",
+                                               family_name="Jones", date_of_birth=f"2016-01-{day}", postcode=f"LD1 {person % 9}LG",
+                                               address_line=f"Heol {chr(97 + copy)}", nhs_number=number))
+        learnt = learn_from_nhs_numbers(records)
+        assert learnt is not None and learnt.pairs >= 300
+        assert learnt.levels[0][10.0] > learnt.levels[0][3.0]
+
+    def test_records_without_nhs_numbers_keep_the_curated_weights(self):
+        """FEBRL has none: nothing is labelled, nothing learnt."""
+        from benchmarks.learnt_weights import learn_from_nhs_numbers, nhs_learnt_resolver
+
+        rng = random.Random(5)
+        seen = observations(rng, make_people(rng, 300))
+        records = [Record.from_raw(str(i), **{**raw, "nhs_number": ""}) for i, (raw, _) in enumerate(seen)]
+        assert learn_from_nhs_numbers(records) is None
+        assert nhs_learnt_resolver(records).weights is None
