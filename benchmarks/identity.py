@@ -43,31 +43,29 @@ def score(found: set, truth: set) -> tuple[float, float, float]:
 
 
 
-def ours(records: list[Record]) -> dict[str, str]:
-    resolver = Resolver()
+def resolved_by(resolver: Resolver, records: list[Record]) -> dict[str, str]:
+    """Every record resolved in turn; then each record's person (a later record may have merged two)."""
     for record in records:
         resolver.resolve(record)
     return {record.record_id: resolver.person_for(record.record_id) for record in records}
+
+
+def ours(records: list[Record]) -> dict[str, str]:
+    return resolved_by(Resolver(), records)
 
 
 def ours_learnt(records: list[Record]) -> dict[str, str]:
     """Ours with m/u learnt from the records by EM (timed with the learning pass)."""
     from benchmarks.learnt_weights import learnt_resolver
 
-    resolver = learnt_resolver(records)
-    for record in records:
-        resolver.resolve(record)
-    return {record.record_id: resolver.person_for(record.record_id) for record in records}
+    return resolved_by(learnt_resolver(records), records)
 
 
 def ours_nhs_learnt(records: list[Record]) -> dict[str, str]:
     """Ours with m learnt from NHS-agreeing candidate pairs (timed with the learning pass)."""
     from benchmarks.learnt_weights import nhs_learnt_resolver
 
-    resolver = nhs_learnt_resolver(records)
-    for record in records:
-        resolver.resolve(record)
-    return {record.record_id: resolver.person_for(record.record_id) for record in records}
+    return resolved_by(nhs_learnt_resolver(records), records)
 
 
 def exact_keys(records: list[Record]) -> dict[str, str]:
@@ -165,7 +163,8 @@ def big_index(people_count: int, probes: int, seed: int) -> tuple[int, float, fl
     records of those people (police, school, local-authority views) resolved against it. Returns
     (records in the index before the probes, records/s, peak MiB of the process, MiB the index itself
     takes, seconds to build it: what ``safeguard identity resolve`` or the one-time indexing of an older
-    log spends filing records, not counting reading them). The index is set aside from garbage collection once built."""
+    log spends filing records, not counting reading them). The index is set aside from garbage collection
+    once built."""
     rng = random.Random(seed)
     people = make_people(rng, people_count)
     logged = [observe(rng, person, "health", 0) for person in people]  # what the log holds

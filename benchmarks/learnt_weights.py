@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -91,20 +92,15 @@ def learn_weights(records: list[Record], seed: int = 7) -> LearntWeights | None:
     sampler = random.Random(seed)
     seen = 0
     filed: list[Record] = []
-    for record in records:
-        if scout.same_details(record) is not None:
-            continue  # an earlier record with the same details: the resolver would not weigh it
-        for candidate_id in sorted(scout._candidates(record)):
-            vector = comparison_levels(scout, record, scout.records[candidate_id])
-            if vector is None:
-                continue
-            seen += 1
-            if len(vectors) < MAX_PAIRS:
-                vectors.append(vector)
-            elif (slot := sampler.randrange(seen)) < MAX_PAIRS:
-                vectors[slot] = vector
-        scout._add(record, scout._new_person())  # filed on its own: blocking only, no decision
-        filed.append(record)
+    for record, other in candidate_pairs(scout, records, filed):
+        vector = comparison_levels(scout, record, other)
+        if vector is None:
+            continue
+        seen += 1
+        if len(vectors) < MAX_PAIRS:
+            vectors.append(vector)
+        elif (slot := sampler.randrange(seen)) < MAX_PAIRS:
+            vectors[slot] = vector
     if len(vectors) < MIN_PAIRS or len(filed) < 2:
         return None
     random_vectors = _random_vectors(scout, filed, sampler)
@@ -112,6 +108,19 @@ def learn_weights(records: list[Record], seed: int = 7) -> LearntWeights | None:
         return None  # every random pair was decided by a rule (NHS numbers on all): nothing to learn u from
     frequencies = [_frequencies(scout.given_counts), _frequencies(scout.family_counts)]
     return _estimate(vectors, random_vectors, frequencies, len(filed), pairs_seen=seen)
+
+
+def candidate_pairs(scout: Resolver, records: list[Record], filed: list[Record]) -> Iterator[tuple[Record, Record]]:
+    """Each record with each earlier one the resolver would weigh it against (its candidates); every record
+    is then filed on its own in ``scout`` (blocking only, no decision) and appended to ``filed``. A record
+    with the same details as an earlier one is passed over, as the resolver does."""
+    for record in records:
+        if scout.same_details(record) is not None:
+            continue
+        for candidate_id in sorted(scout._candidates(record)):
+            yield record, scout.records[candidate_id]
+        scout._add(record, scout._new_person())
+        filed.append(record)
 
 
 def _level_ids(vectors: list[tuple[object, ...]]) -> list[dict[object, int]]:
@@ -170,24 +179,18 @@ def learn_from_nhs_numbers(records: list[Record], seed: int = 7) -> LearntWeight
     scout = Resolver()
     sampler = random.Random(seed)
     labelled: list[tuple[object, ...]] = []
-    candidate_pairs = numbered_pairs = numbered_matches = 0
+    pairs = numbered_pairs = numbered_matches = 0
     filed: list[Record] = []
-    for record in records:
-        if scout.same_details(record) is not None:
+    for record, other in candidate_pairs(scout, records, filed):
+        pairs += 1
+        if not (record.nhs_number and other.nhs_number):
             continue
-        for candidate_id in sorted(scout._candidates(record)):
-            other = scout.records[candidate_id]
-            candidate_pairs += 1
-            if not (record.nhs_number and other.nhs_number):
-                continue
-            numbered_pairs += 1
-            if record.nhs_number == other.nhs_number:
-                numbered_matches += 1
-                vector = comparison_levels(scout, replace(record, nhs_number=None), replace(other, nhs_number=None))
-                if vector is not None:
-                    labelled.append(vector)
-        scout._add(record, scout._new_person())
-        filed.append(record)
+        numbered_pairs += 1
+        if record.nhs_number == other.nhs_number:
+            numbered_matches += 1
+            vector = comparison_levels(scout, replace(record, nhs_number=None), replace(other, nhs_number=None))
+            if vector is not None:
+                labelled.append(vector)
     if len(labelled) < MIN_PAIRS or len(filed) < 2:
         return None
     random_vectors = _random_vectors(scout, filed, sampler, without_nhs=True)  # as the labelled pairs are compared
@@ -196,7 +199,7 @@ def learn_from_nhs_numbers(records: list[Record], seed: int = 7) -> LearntWeight
     level_ids = _level_ids(labelled + random_vectors)
     u = _u(level_ids, random_vectors, [_frequencies(scout.given_counts), _frequencies(scout.family_counts)])
     m = _level_shares(level_ids, *_table(level_ids, labelled))
-    matches = numbered_matches / numbered_pairs * candidate_pairs
+    matches = numbered_matches / numbered_pairs * pairs
     return _weights(level_ids, m, u, matches, len(filed), len(labelled))
 
 
@@ -226,10 +229,7 @@ def _estimate(vectors: list[tuple[object, ...]], random_vectors: list[tuple[obje
         match = 1.0 / (1.0 + np.exp(np.clip(log_other - log_match, -700, 700)))
         weighted = match * counts
         share = float(np.clip(weighted.sum() / counts.sum(), 1e-6, 1 - 1e-6))
-        for f in range(fields):
-            present = rows[:, f] >= 0
-            m_f = np.bincount(rows[present, f], weights=weighted[present], minlength=len(level_ids[f])) + 0.5
-            m[f] = m_f / m_f.sum()
+        m = _level_shares(level_ids, rows, weighted)
     matches = share * (pairs_seen or counts.sum())  # scaled up from the sample to every candidate pair
     return _weights(level_ids, m, u, matches, record_count, len(vectors))
 

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import delete, update
 from sqlmodel import Session, func, select
 
+from benchmarks.identity import resolved_by
 from benchmarks.synthetic_people import make_people, observations
 from sinks.models import (
     IdentityBlock,
@@ -38,11 +39,15 @@ def family_records(seed: int, people: int) -> list[Record]:
             for i, (raw, _) in enumerate(observed)]
 
 
-def in_memory(records: list[Record]) -> dict[str, str]:
+def after(records: list[Record]) -> Resolver:
+    """One in-memory resolver that has resolved the records in turn."""
     resolver = Resolver()
-    for record in records:
-        resolver.resolve(record)
-    return {record.record_id: resolver.person_for(record.record_id) for record in records}
+    resolved_by(resolver, records)
+    return resolver
+
+
+def in_memory(records: list[Record]) -> dict[str, str]:
+    return resolved_by(Resolver(), records)
 
 
 def through_workers(engine, services, records: list[Record], workers: int, seed: int,
@@ -168,9 +173,7 @@ class TestOneIndexForAllWorkers:
         the log), not its records; between units of work it holds none of the records it read."""
         records = family_records(seed=47, people=40)
         through_workers(engine, services, records, workers=1, seed=3)
-        writer = Resolver()
-        for record in records:
-            writer.resolve(record)
+        writer = after(records)
         starting = another_index(services)
         with Session(engine) as session:
             starting.begin(session)
@@ -386,9 +389,7 @@ class TestOneIndexForAllWorkers:
         monkeypatch.setattr(index_module, "SNAPSHOT_EVERY", 10)
         records = family_records(seed=47, people=40)
         through_workers(engine, services, records, workers=1, seed=3)
-        writer = Resolver()
-        for record in records:
-            writer.resolve(record)
+        writer = after(records)
         with Session(engine) as session:
             session.exec(update(IdentityStatistics).values(body=body))
             session.commit()

@@ -9,14 +9,12 @@ import pytest
 from streams.identity import statistics as statistics_module
 from streams.identity.resolver import Resolver
 from streams.identity.statistics import SnapshotUnreadable, restore, snapshot_of
-from tests.unit.test_identity_shared_index import family_records, statistics
+from tests.unit.test_identity_shared_index import after, family_records, statistics
 
 
 @pytest.fixture(scope="module")
 def writer() -> Resolver:
-    resolver = Resolver()
-    for record in family_records(seed=67, people=1_500):
-        resolver.resolve(record)
+    resolver = after(family_records(seed=67, people=1_500))
     resolver.keep_apart("P00000003", "P00000009")
     return resolver
 
