@@ -172,7 +172,7 @@ def typing_slip(a: str, b: str) -> bool:
     """One name typed wrongly as the other: two neighbouring letters swapped (Naoh / Noah, Rhsy /
     Rhys), a letter doubled or undoubled (Gaareth / Gareth), or an inner letter dropped from a name
     of five or more letters (Megn / Megan). A dropped first or last letter is not a slip: Ella and
-    Bella, Mari and Marie are names of their own."""
+    Bella, Jo and Joy are names of their own."""
     if a == b or not a or not b:
         return False
     if len(a) == len(b):
@@ -188,11 +188,38 @@ def typing_slip(a: str, b: str) -> bool:
 
 
 def one_name(a: str, b: str) -> bool:
-    """The same given name as written: equal, forms of one name (Dafydd / Dai), a typing slip, or a
-    typing slip of another form of the name (Llwyelyn / Llew)."""
-    if a == b or same_name_group(a, b) or typing_slip(a, b):
+    """The same given name as written: equal, forms of one name (Dafydd / Dai), one sound spelt two ways
+    (Cathleen / Kathleen), a typing slip, or a typing slip of another form of the name (Llwyelyn / Llew)."""
+    if a == b or same_name_group(a, b) or one_sound(a, b) or typing_slip(a, b):
         return True
     return any(typing_slip(a, form) for form in _forms(b)) or any(typing_slip(b, form) for form in _forms(a))
+
+
+def one_sound(a: str, b: str) -> bool:
+    """One name spelt two ways that sound alike, which no parent gives two children: ph or f, ck or k, c
+    or k before a, o, u, l or r, an ending -ie, -y, -i, -ey or -ee, a letter doubled (Philomena /
+    Filomena, Cassidy / Kassidy, Winnie / Winny, Mari / Mary, Ana / Anna). Three letters or more."""
+    return a != b and min(len(a), len(b)) >= 3 and _sound_spelling(a) == _sound_spelling(b)
+
+
+_SOUNDS_ALIKE = ((re.compile("ph"), "f"), (re.compile("ck"), "k"), (re.compile("c(?=[aoulr])"), "k"))
+_ENDING = re.compile("(ie|ey|ee|i|y)$")
+_DOUBLED = re.compile(r"(.)\1")
+
+
+@lru_cache(maxsize=1 << 16)
+def _sound_spelling(name: str) -> str:
+    for pattern, letter in _SOUNDS_ALIKE:
+        name = pattern.sub(letter, name)
+    if len(name) > 3:
+        name = _ENDING.sub("y", name)
+    return _DOUBLED.sub(r"\1", name)
+
+
+def may_be_a_name(spelling: str) -> bool:
+    """A spelling with a vowel (y and w count, as Welsh writes them: Bryn, Gwyn). One with none (Nn, Brtn)
+    is a typing error, however many families it is written for."""
+    return any(letter in "aeiouyw" for letter in spelling)
 
 
 @lru_cache(maxsize=1)

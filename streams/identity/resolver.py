@@ -5,7 +5,7 @@ each record, the person it belongs to: an existing person (``match``), a new per
 or a new person with the closest candidate queued for a human (``review``). Guarantees: a
 valid NHS number dominates (equal: same person; different: different people); an invalid one is
 ignored and reported; twins (same family name, date of birth and address, two different real
-given names: neither a form nor a typing error of the other, where a spelling one source repeats
+given names: neither a form, one sound spelt two ways, nor a typing error of the other, where a spelling one source repeats
 in several families is still a typing error beside a far commoner name; also read across a
 person's records; one twin's date may be mistyped) never merge, nor does a record join a person
 none of whose dates of birth (or sexes) agree with its own (parent and child of the same name); a
@@ -37,9 +37,11 @@ from streams.identity.names import (
     first_given,
     fold,
     known_given_name,
+    may_be_a_name,
     name_forms,
     nearest_given_names,
     one_name,
+    one_sound,
     parse_date,
     phonetic,
     same_name_group,
@@ -260,8 +262,8 @@ class Resolver:
         """An operator said these are two people: never merged automatically."""
         self.apart.add(frozenset((person_a, person_b)))
 
-    def compatible(self, person_a: str, person_b: str, bridge: Record | None = None) -> bool:
-        """Two persons may be one: no member of one contradicts a member of the other, and their
+    def compatible(self, person_a: str, person_b: str, bridge: Record | None = None, alike: bool = True) -> bool:
+        """Two persons may be one: no member of one contradicts a member of the other, and (``alike``) their
         closest records (counting a bridging record with ``person_a``) look alike: review band or more."""
         if frozenset((person_a, person_b)) in self.apart:
             return False
@@ -271,7 +273,7 @@ class Resolver:
             return False
         if any(self._twin_of_household(b, members_a) for b in members_b) or any(self._twin_of_household(a, members_b) for a in members_a):
             return False
-        return max(self.score(b, a) for b in members_b for a in members_a) >= REVIEW_THRESHOLD
+        return not alike or max(self.score(b, a) for b in members_b for a in members_a) >= REVIEW_THRESHOLD
 
     # -- decision ------------------------------------------------------------------------------
     def _decide(self, record: Record) -> Decision:
@@ -320,10 +322,11 @@ class Resolver:
     def _bridged(self, record: Record, person: str, ranked: list[tuple[str, float]]) -> tuple[str, ...]:
         """Other persons the record also matches strongly: the same person, seen before without the
         evidence this record bridges. Merged only when nothing in any of them contradicts the record,
-        the person or each other."""
+        the person or each other. Two of them need not look alike themselves: the record matches each."""
         strong = [other for other, score in ranked if other != person and score >= self.match_threshold
                   and self._may_join(record, other) and self.compatible(person, other, record)]
-        return tuple(other for other in strong if all(self.compatible(other, kept) for kept in strong if kept != other))
+        return tuple(other for other in strong
+                     if all(self.compatible(other, kept, alike=False) for kept in strong if kept != other))
 
     def _may_join(self, record: Record, person: str) -> bool:
         """Whether the record may join this person (or bridge it to another) without an operator. Not when
@@ -412,7 +415,10 @@ class Resolver:
     def real_name(self, name: str) -> bool:
         """A given name people are really called (curated data, or borne in several families of this index
         and not dwarfed by a curated name it may be a mistyping of), not a typing error. Two names only the
-        index knows, or of like frequency (Tolu / Tola in five families each), stay two names."""
+        index knows, or of like frequency (Tolu / Tola in five families each), stay two names. A spelling
+        with no vowel (Nn, Brtn) is no name, whatever the data says (Jr, Mc)."""
+        if not may_be_a_name(name):
+            return False
         if known_given_name(name):
             return True
         if len(self.given_families.get(name, ())) < KNOWN_IN_INDEX:
@@ -624,10 +630,11 @@ def _family_agreement(a: str, b: str) -> float:
 @lru_cache(maxsize=1 << 20)
 def _one_given_name(a: str, b: str) -> bool:
     """One given name as written (``one_name``), for the twin rule. Two names the curated data knows are
-    one only as forms of each other or with a letter doubled (Ana / Anna): a letter dropped or two letters
-    swapped between two real names gives another real name (Elain and Elan, Maria and Mara are twins)."""
+    one only as forms of each other or one sound spelt two ways (Ana / Anna, Cathleen / Kathleen): a letter
+    dropped or two letters swapped between two real names gives another real name (Elain and Elan, Maria
+    and Mara are twins)."""
     if known_given_name(a) and known_given_name(b):
-        return same_name_group(a, b) or _letter_doubled(a, b)
+        return same_name_group(a, b) or one_sound(a, b) or _letter_doubled(a, b)
     return one_name(a, b)
 
 

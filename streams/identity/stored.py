@@ -242,9 +242,9 @@ class StoredResolver(Resolver):
         self.read_persons({row.person_id for row in rows})
         return {row.record_key for row in rows}
 
-    def compatible(self, person_a: str, person_b: str, bridge: Record | None = None) -> bool:
+    def compatible(self, person_a: str, person_b: str, bridge: Record | None = None, alike: bool = True) -> bool:
         self.read_persons([person_a, person_b])
-        return super().compatible(person_a, person_b, bridge)
+        return super().compatible(person_a, person_b, bridge, alike)
 
     # -- writing -------------------------------------------------------------------------------------
     def apply(self, record: Record, decision: Decision, seq: int | None = None) -> dict[str, list[str]]:

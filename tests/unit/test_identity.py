@@ -361,6 +361,39 @@ class TestClassesMissedOnOutsideData:
         assert clusters([person("a", "Manon", "Whetham", "2016-01-12", sex="f"),
                          person("b", "Rnanon", "Whetham", "2016-01-12", sex="f")]) == [{"a", "b"}]
 
+    @pytest.mark.parametrize("first, second, sexes, one_child", [
+        ("Cathleen", "Kathleen", "ff", True), ("Philomena", "Filomena", "ff", True), ("Winnie", "Winny", "ff", True),
+        ("Cassidy", "Kassidy", "mm", True),  # one sound spelt two ways: no parent gives those to two children
+        ("Ella", "Ellie", "ff", False), ("Toni", "Tony", "fm", False)])  # two names; one sound, two sexes
+    def test_one_name_spelt_two_ways_is_one_child(self, first, second, sexes, one_child):
+        resolver = populated_index()
+        found = clusters([person("a", first, "Adeyemi", "2017-06-14", sex=sexes[0]),
+                          person("b", second, "Adeyemi", "2017-06-14", sex=sexes[1])], resolver)
+        assert found == ([{"a", "b"}] if one_child else [{"a"}, {"b"}])
+
+    def test_a_spelling_with_no_vowel_is_a_typing_error_however_often_it_is_written(self):
+        """Brtn, written for six families by one source, would be a name to the index by its families alone;
+        with no vowel it is no one's name: Bryn mistyped, not Bryn's twin."""
+        resolver = populated_index()
+        for i in range(6):
+            resolver.resolve(person(f"k{i}", "Brtn", f"Kin{chr(97 + i)}", f"19{80 + i}-02-02", postcode=f"SA{10 + i} 2BB"))
+        assert clusters([person("a", "Bryn", "Whetham", "2016-01-12"), person("b", "Brtn", "Whetham", "2016-01-12")],
+                        resolver) == [{"a", "b"}]
+
+    def test_a_record_bridging_two_persons_that_do_not_look_alike_joins_them_both(self):
+        """Anthatad Mioeq (a postcode this record shares) and Angharad Milea (a year out) each match the new
+        record strongly and contradict nothing, but not each other (5.5): the record proves them one child."""
+        resolver = populated_index()
+        home = {"sex": "f", "address": "Lon Las", "town": "Aberdare"}
+        records = [person("a", "Angharad", "Mileq", "1984-11-10", postcode="CF37 1BF", **home),
+                   person("b", "Anthatad", "Mioeq", "1984-11-10", postcode="CF37 1FJ", **home),
+                   person("c", "Angharad", "Milea", "1983-11-10", postcode="CF37 1FJ", **home),
+                   person("x", "Angharad", "Mileq", "1984-11-10", postcode="CF37 1FJ", **home)]
+        assert len({resolver.resolve(record).person_id for record in records[:3]}) == 3
+        decision = resolver.resolve(records[3])
+        assert len(decision.absorbed) == 2
+        assert {resolver.person_for(record.record_id) for record in records} == {decision.person_id}
+
     @pytest.mark.parametrize("name, initial", [("Zofia", "Z"), ("Rhodri", "Rh")])
     def test_an_initial_is_not_another_child_but_only_an_operator_may_say_whose(self, name, initial):
         resolver = Resolver()
