@@ -219,7 +219,10 @@ def _sound_spelling(name: str) -> str:
 def may_be_a_name(spelling: str) -> bool:
     """A spelling with a vowel (y and w count, as Welsh writes them: Bryn, Gwyn). One with none (Nn, Brtn)
     is a typing error, however many families it is written for."""
-    return any(letter in "aeiouyw" for letter in spelling)
+    return not _VOWELS.isdisjoint(spelling)
+
+
+_VOWELS = frozenset("aeiouyw")
 
 
 @lru_cache(maxsize=1)

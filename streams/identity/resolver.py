@@ -13,8 +13,8 @@ record with no given name, or a person known only without one, and a different r
 same family name and date of birth but another address are for an operator, never merged
 automatically (which of a family's children born that day is it?) unless by NHS number, and a
 person known only without a given name does not hold a named record back from its match; a date
-a day, a month or a year out, or with day and month swapped, is weaker evidence, not a veto; a
-shared common surname is weak evidence and a rare one strong (term-frequency adjustment). A false
+a day, a month or a year out, or with day and month swapped, is weaker evidence, not a veto, and so
+is a given name that is no name, read as the other mistyped (Owhan / Owain); a shared common surname is weak evidence and a rare one strong (term-frequency adjustment). A false
 merge is worse than a missed one: the thresholds are set for precision.
 """
 
@@ -78,9 +78,9 @@ KEY_LIMIT = 500  # records under one blocking key beyond which it is skipped
 LOOSE_KEY_LIMIT = 40
 SIMILAR_SPELLING = 0.8  # Jaro-Winkler: a spelling that is no name, this close to a name, is that name mistyped
 DIFFERENT_GIVEN_NAMES = -6.0
-# Two given names that differ beyond the graded levels, where one is no name and the twin rule reads it as
-# the other mistyped: second generator recall 0.861 -> 0.870 at the same precision, no twin merged (0 gives
-# the same; -6, as before, keeps them apart).
+# Two given names that differ beyond the graded levels, where one is no name, at most three edits from the
+# other, which the twin rule reads it as mistyped, the dates of birth and family names agreeing: second
+# generator recall 0.861 -> 0.869 at the same precision, no twin merged (0 gives the same; -6 as before).
 GIVEN_NAME_READ_AS_MISTYPED = -2.0
 
 
@@ -391,15 +391,14 @@ class Resolver:
             return 40.0 if a.nhs_number == b.nhs_number else -40.0
         if _twins(a, b, self.real_name):
             return -40.0
-        given, family, swapped = self._names(a, b)
+        date = self._dates(a, b)
+        given, family, swapped = self._names(a, b, date)
         given_names, family_names = ((a.given_name, b.family_name), (a.family_name, b.given_name)) if swapped else \
             ((a.given_name, b.given_name), (a.family_name, b.family_name))
-        both_dates = a.date_of_birth and b.date_of_birth
         # the same address, allowing for typing errors and words in another order
         address = (1.5 if fuzz.token_sort_ratio(a.address_line, b.address_line) >= 90 else 0.0) if a.address_line and b.address_line else None
         town = (1.0 if JaroWinkler.similarity(a.town, b.town) >= 0.9 else 0.0) if a.town and b.town else None
-        parts = (self._date_weight(a.date_of_birth, b.date_of_birth) if both_dates else None,
-                 given if all(given_names) else None, family if all(family_names) else None,
+        parts = (date, given if all(given_names) else None, family if all(family_names) else None,
                  (0.5 if a.sex == b.sex else -10.0) if a.sex and b.sex else None,
                  _postcode_weight(a.postcode, b.postcode) if a.postcode and b.postcode else None, address, town)
         if self.weights is None:
@@ -407,12 +406,15 @@ class Resolver:
         level = self.weights.level  # names were weighed by their own functions, with their frequency
         return tuple(part if part is None or field in (1, 2) else level(field, part) for field, part in enumerate(parts))
 
-    def _names(self, a: Record, b: Record) -> tuple[float, float, bool]:
-        """The given and family name weights, and whether b's names were read the wrong way round."""
-        given, family = self._name_weights(a.given_name, a.family_name, b.given_name, b.family_name)
+    def _names(self, a: Record, b: Record, date: float | None) -> tuple[float, float, bool]:
+        """The given and family name weights, and whether b's names were read the wrong way round; ``date``:
+        the weight of their dates of birth (None: one lacks it)."""
+        dates_agree = date is not None and date > 0
+        given, family = self._name_weights(a.given_name, a.family_name, b.given_name, b.family_name, dates_agree)
         if a.date_of_birth and a.date_of_birth == b.date_of_birth and given + family < 8.0:
             # Perhaps written the wrong way round: considered only with the same date of birth.
-            swapped_given, swapped_family = self._name_weights(a.given_name, a.family_name, b.family_name, b.given_name)
+            swapped_given, swapped_family = self._name_weights(a.given_name, a.family_name, b.family_name, b.given_name,
+                                                               dates_agree)
             if swapped_given + swapped_family - 1.0 > given + family:
                 return swapped_given - 1.0, swapped_family - 1.0, True
         return given, family, False
@@ -422,11 +424,9 @@ class Resolver:
         and not dwarfed by a curated name it may be a mistyping of), not a typing error. Two names only the
         index knows, or of like frequency (Tolu / Tola in five families each), stay two names. A spelling
         with no vowel (Nn, Brtn) is no name, whatever the data says (Jr, Mc)."""
-        if not may_be_a_name(name):
-            return False
         if known_given_name(name):
-            return True
-        if len(self.given_families.get(name, ())) < KNOWN_IN_INDEX:
+            return may_be_a_name(name)
+        if len(self.given_families.get(name, ())) < KNOWN_IN_INDEX or not may_be_a_name(name):
             return False
         if len(name) < DWARFED_MIN_LETTERS:
             return True
@@ -456,6 +456,10 @@ class Resolver:
         profile = _total(best) if best is not None else -math.inf
         return max(decisive, profile)
 
+    def _dates(self, a: Record, b: Record) -> float | None:
+        """The weight of two records' dates of birth; None where one lacks it."""
+        return self._date_weight(a.date_of_birth, b.date_of_birth) if a.date_of_birth and b.date_of_birth else None
+
     @staticmethod
     def _date_weight(a: date | None, b: date | None) -> float:
         if a is None or b is None:
@@ -471,8 +475,10 @@ class Resolver:
             return 3.0 if a.year == b.year else 1.5
         return -12.0
 
-    def _name_weights(self, given_a: str, family_a: str, given_b: str, family_b: str) -> tuple[float, float]:
-        return self._given_weight(given_a, given_b), self._family_weight(family_a, family_b)
+    def _name_weights(self, given_a: str, family_a: str, given_b: str, family_b: str,
+                      dates_agree: bool = False) -> tuple[float, float]:
+        family = self._family_weight(family_a, family_b)
+        return self._given_weight(given_a, given_b, read_mistyped=dates_agree and family > 0), family
 
     def _frequency(self, counts: Counter[str], name: str) -> float:
         return (counts[name] + 1) / (self.total + 50)
@@ -480,7 +486,9 @@ class Resolver:
     def _tf_weight(self, counts: Counter[str], name: str, cap: float) -> float:
         return max(1.0, min(cap, math.log2(0.95 / self._frequency(counts, name))))
 
-    def _given_weight(self, a: str, b: str) -> float:
+    def _given_weight(self, a: str, b: str, read_mistyped: bool = False) -> float:
+        """``read_mistyped``: the dates of birth and the family names agree, so a spelling that is no name
+        is worth reading as the other name mistyped (asked of few pairs: the reading is dear)."""
         if not a or not b:
             return -0.5
         if a == b:
@@ -488,9 +496,10 @@ class Resolver:
                 return self.weights.exact(1, self._frequency(self.given_counts, a))
             return self._tf_weight(self.given_counts, a, 8.0)
         weight = _given_agreement(a, b)
-        if weight == DIFFERENT_GIVEN_NAMES and not _two_real_names(a, b, self.real_name):
-            # A spelling that is no name, which the twin rule reads as this one (Owhan: Owain mistyped):
-            # weak evidence against, not a second child's name.
+        if (read_mistyped and weight == DIFFERENT_GIVEN_NAMES and not (known_given_name(a) and known_given_name(b))
+                and OSA.distance(a, b) <= 3 and not _two_real_names(a, b, self.real_name)):
+            # A spelling that is no name, which the twin rule reads as this one (Owhan: Owain mistyped), at an
+            # agreeing date and family name: weak evidence against, not a second child's name.
             weight = GIVEN_NAME_READ_AS_MISTYPED
         return weight if self.weights is None else self.weights.level(1, weight)
 
@@ -669,7 +678,7 @@ def _total(parts: tuple[float | None, ...] | list[float | None]) -> float:
 
 def names_swapped(resolver: Resolver, a: Record, b: Record) -> bool:
     """Whether the resolver reads b's names the wrong way round against a (weighed by that rule)."""
-    return resolver._names(a, b)[2]
+    return resolver._names(a, b, resolver._dates(a, b))[2]
 
 
 def fingerprint_of(r: Record) -> tuple:
@@ -717,8 +726,12 @@ def _two_real_names(a: str, b: str, real_name: Callable[[str], bool]) -> bool:
     if _one_given_name(a, b) or _abbreviation(a, b) or _initial_of(a, b, real_name):
         return False
     real_a, real_b = real_name(a), real_name(b)
-    if real_a and real_b:
-        return True
+    return real_a and real_b or _two_names_as_read(a, b, real_a, real_b)
+
+
+# Whether a name is real is the index's to say (``real_name``); the rest depends on the names alone: cached.
+@lru_cache(maxsize=1 << 20)
+def _two_names_as_read(a: str, b: str, real_a: bool, real_b: bool) -> bool:
     if real_a or real_b:  # one real name: is the other spelling near a form of it (Tses: Tess, Theresa's)?
         real, spelling = (a, b) if real_a else (b, a)
         forms = name_forms(real)
