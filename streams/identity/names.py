@@ -188,32 +188,28 @@ def typing_slip(a: str, b: str) -> bool:
 
 
 def one_name(a: str, b: str) -> bool:
-    """The same given name as written: equal, forms of one name (Dafydd / Dai), one sound spelt two ways
-    (Cathleen / Kathleen), a typing slip, or a typing slip of another form of the name (Llwyelyn / Llew)."""
+    """The same given name as written: equal, forms of one name (Dafydd / Dai), a consonant spelt another
+    way (Cathleen / Kathleen), a typing slip, or a typing slip of another form of the name (Llwyelyn / Llew)."""
     if a == b or same_name_group(a, b) or one_sound(a, b) or typing_slip(a, b):
         return True
     return any(typing_slip(a, form) for form in _forms(b)) or any(typing_slip(b, form) for form in _forms(a))
 
 
 def one_sound(a: str, b: str) -> bool:
-    """One name spelt two ways that sound alike, which no parent gives two children: ph or f, ck or k, c
-    or k before a, o, u, l or r, an ending -ie, -y, -i, -ey or -ee, a letter doubled (Philomena /
-    Filomena, Cassidy / Kassidy, Winnie / Winny, Mari / Mary, Ana / Anna). Three letters or more."""
+    """One name with a consonant spelt another way that sounds the same: ph or f, ck or k, c or k before
+    a, o, u, l or r (Philomena / Filomena, Cathleen / Kathleen, Cassidy / Kassidy). Not vowels, endings or
+    doubled letters: Casey and Cassie, Hallie and Haley, Joey and Joy are names parents give twins."""
     return a != b and min(len(a), len(b)) >= 3 and _sound_spelling(a) == _sound_spelling(b)
 
 
 _SOUNDS_ALIKE = ((re.compile("ph"), "f"), (re.compile("ck"), "k"), (re.compile("c(?=[aoulr])"), "k"))
-_ENDING = re.compile("(ie|ey|ee|i|y)$")
-_DOUBLED = re.compile(r"(.)\1")
 
 
 @lru_cache(maxsize=1 << 16)
 def _sound_spelling(name: str) -> str:
     for pattern, letter in _SOUNDS_ALIKE:
         name = pattern.sub(letter, name)
-    if len(name) > 3:
-        name = _ENDING.sub("y", name)
-    return _DOUBLED.sub(r"\1", name)
+    return name
 
 
 def may_be_a_name(spelling: str) -> bool:

@@ -3,6 +3,7 @@ weights, and the safety rules are not learnt away."""
 
 import math
 import random
+from datetime import date, timedelta
 
 from benchmarks.learnt_weights import EXACT, MATCH_THRESHOLD, _estimate, comparison_levels, learn_weights, learnt_resolver
 from benchmarks.synthetic_people import make_people, observations
@@ -88,7 +89,7 @@ class TestMLearntFromNhsNumbers:
     """The second experiment: m from candidate pairs whose records carry one NHS number (labelled matches)."""
 
     def test_m_is_the_share_of_labelled_matches_at_each_level(self):
-        """Twenty records of each of forty people (one NHS number each, each record at its own address line),
+        """Twenty records of each of forty people (one NHS number and date of birth each, each record at its own address line),
         a tenth with the date of birth a day out: the exact date is learnt as stronger evidence than a day
         out, and the share of matches among the candidates comes from the numbered pairs."""
         from benchmarks.learnt_weights import learn_from_nhs_numbers
@@ -98,10 +99,11 @@ class TestMLearntFromNhsNumbers:
         records = []
         for person in range(40):
             number = nhs_number(rng)
+            born = date(2016, 1 + person % 12, 3 + 5 * (person // 12))  # each person's own date of birth
             for copy in range(20):
-                day = 12 if rng.random() > 0.1 else 13
+                day = born if rng.random() > 0.1 else born + timedelta(days=1)
                 records.append(Record.from_raw(f"{person}-{copy}", given_name=f"Nia{chr(97 + person // 26)}{chr(97 + person % 26)}",
-                                               family_name="Jones", date_of_birth=f"2016-01-{day}", postcode=f"LD1 {person % 9}LG",
+                                               family_name="Jones", date_of_birth=day.isoformat(), postcode=f"LD1 {person % 9}LG",
                                                address_line=f"Heol {chr(97 + copy)}", nhs_number=number))
         learnt = learn_from_nhs_numbers(records)
         assert learnt is not None and learnt.pairs >= 300
