@@ -14,8 +14,9 @@ same family name and date of birth but another address are for an operator, neve
 automatically (which of a family's children born that day is it?) unless by NHS number, and a
 person known only without a given name does not hold a named record back from its match; a date
 a day, a month or a year out, or with day and month swapped, is weaker evidence, not a veto, and so
-is a given name that is no name, read as the other mistyped (Owhan / Owain); a shared common surname is weak evidence and a rare one strong (term-frequency adjustment). A false
-merge is worse than a missed one: the thresholds are set for precision.
+is a given name that is no name, read as the other mistyped at one home (Owhan / Owain); a shared
+common surname is weak evidence and a rare one strong (term-frequency adjustment). A false merge is
+worse than a missed one: the thresholds are set for precision.
 """
 
 from __future__ import annotations
@@ -78,9 +79,9 @@ KEY_LIMIT = 500  # records under one blocking key beyond which it is skipped
 LOOSE_KEY_LIMIT = 40
 SIMILAR_SPELLING = 0.8  # Jaro-Winkler: a spelling that is no name, this close to a name, is that name mistyped
 DIFFERENT_GIVEN_NAMES = -6.0
-# Two given names that differ beyond the graded levels, where one is no name, at most three edits from the
-# other, which the twin rule reads it as mistyped, the dates of birth and family names agreeing: second
-# generator recall 0.861 -> 0.869 at the same precision, no twin merged (0 gives the same; -6 as before).
+# Two given names that differ beyond the graded levels, where one is a real name and the other none, at most
+# three edits from it, and the twin rule reads it as the real one mistyped, the dates of birth and family
+# names agreeing at one home: second generator recall 0.861 -> 0.865 at the same precision, no twin merged.
 GIVEN_NAME_READ_AS_MISTYPED = -2.0
 
 
@@ -409,12 +410,12 @@ class Resolver:
     def _names(self, a: Record, b: Record, date: float | None) -> tuple[float, float, bool]:
         """The given and family name weights, and whether b's names were read the wrong way round; ``date``:
         the weight of their dates of birth (None: one lacks it)."""
-        dates_agree = date is not None and date > 0
-        given, family = self._name_weights(a.given_name, a.family_name, b.given_name, b.family_name, dates_agree)
+        born_at_one_home = date is not None and date > 0 and _same_place(a, b)
+        given, family = self._name_weights(a.given_name, a.family_name, b.given_name, b.family_name, born_at_one_home)
         if a.date_of_birth and a.date_of_birth == b.date_of_birth and given + family < 8.0:
             # Perhaps written the wrong way round: considered only with the same date of birth.
             swapped_given, swapped_family = self._name_weights(a.given_name, a.family_name, b.family_name, b.given_name,
-                                                               dates_agree)
+                                                               born_at_one_home)
             if swapped_given + swapped_family - 1.0 > given + family:
                 return swapped_given - 1.0, swapped_family - 1.0, True
         return given, family, False
@@ -476,9 +477,9 @@ class Resolver:
         return -12.0
 
     def _name_weights(self, given_a: str, family_a: str, given_b: str, family_b: str,
-                      dates_agree: bool = False) -> tuple[float, float]:
+                      born_at_one_home: bool = False) -> tuple[float, float]:
         family = self._family_weight(family_a, family_b)
-        return self._given_weight(given_a, given_b, read_mistyped=dates_agree and family > 0), family
+        return self._given_weight(given_a, given_b, read_mistyped=born_at_one_home and family > 0), family
 
     def _frequency(self, counts: Counter[str], name: str) -> float:
         return (counts[name] + 1) / (self.total + 50)
@@ -487,8 +488,9 @@ class Resolver:
         return max(1.0, min(cap, math.log2(0.95 / self._frequency(counts, name))))
 
     def _given_weight(self, a: str, b: str, read_mistyped: bool = False) -> float:
-        """``read_mistyped``: the dates of birth and the family names agree, so a spelling that is no name
-        is worth reading as the other name mistyped (asked of few pairs: the reading is dear)."""
+        """``read_mistyped``: the dates of birth and the family names agree at one home (what the twin rule
+        looks at), so a spelling that is no name is worth reading as the other name mistyped. Elsewhere a
+        different given name is for an operator, not weighed up (asked of few pairs: the reading is dear)."""
         if not a or not b:
             return -0.5
         if a == b:

@@ -395,6 +395,12 @@ class TestClassesMissedOnOutsideData:
         assert owhan.action == "match" and owhan.person_id == owain.person_id
         ewan = resolver.resolve(person("c", "Ewan", "Drysdale", "2009-02-14", **home))  # a real name: a twin
         assert ewan.action == "new"
+        # At another home the twin rule does not look, so nor does the reading: a different given name there
+        # is for an operator, whether it is a name no list has (a twin in foster care) or a typing error.
+        resolver = populated_index()
+        owain = resolver.resolve(person("a", "Owain", "Drysdale", "2009-02-14", **home))
+        elsewhere = resolver.resolve(person("d", "Owhan", "Drysdale", "2009-02-14", postcode="CF24 4HQ", address="3 Kincraig St"))
+        assert elsewhere.action == "review" and elsewhere.candidate == owain.person_id
 
     def test_a_spelling_with_no_vowel_is_a_typing_error_however_often_it_is_written(self):
         """Brtn, written for six families by one source, would be a name to the index by its families alone;
