@@ -139,6 +139,13 @@ def known_given_name(name: str) -> bool:
     return name in _groups() or name in _nicknames()[1] or name in _name_dictionary()[0] or name in _welsh_names()
 
 
+def named_somewhere(spelling: str) -> bool:
+    """A given name in some country of the name dictionary, if not one common here (Chika: Japan; Idriz:
+    the Balkans). Not enough to be a real name here, but too much to be read as another name mistyped
+    two letters away."""
+    return spelling in _name_dictionary()[1]
+
+
 @lru_cache(maxsize=1 << 16)
 def nearest_given_names(spelling: str) -> frozenset[str]:
     """The curated given names a spelling that is none may be a typing error of: one edit away (two for

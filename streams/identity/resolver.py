@@ -40,6 +40,7 @@ from streams.identity.names import (
     known_given_name,
     may_be_a_name,
     name_forms,
+    named_somewhere,
     nearest_given_names,
     one_name,
     one_sound,
@@ -749,8 +750,9 @@ def _two_names_as_read(a: str, b: str, real_a: bool, real_b: bool) -> bool:
         # Two spellings that are no names, one letter apart or as a scanner reads them: one name mistyped.
         # Not two letters apart: Chidi and Chika, Nkechi and Nkemdi, names the curated data lacks, are twins.
         return False
-    readings_a = {a} if real_a else nearest_given_names(a)
-    readings_b = {b} if real_b else nearest_given_names(b)
+    # A name somewhere (Olimpia, Chika) is read as itself, not as the names two letters from it (Olivia).
+    readings_a = {a} if real_a or named_somewhere(a) else nearest_given_names(a)
+    readings_b = {b} if real_b or named_somewhere(b) else nearest_given_names(b)
     return not any(_one_given_name(x, y) or _abbreviation(x, y) for x in readings_a for y in readings_b)
 
 
@@ -768,10 +770,11 @@ def _initial_of(a: str, b: str, real_name: Callable[[str], bool]) -> bool:
 def _mistyped(spelling: str, name: str) -> bool:
     """A spelling that is no real name is this name mistyped: close (Megn / Megan), cut short
     (Jac / Jacob), misread by a scanner (Clylan / Dylan), or alike, from the same first letter and two
-    edits at most (Dielan / Dylan)."""
+    edits at most (Dielan / Dylan), unless a name somewhere (Chika, a name in Japan and Nigeria, is not
+    Chiara mistyped: twins Chiara and Chika stay two children)."""
     return (_close_spelling(spelling, name) or _abbreviation(spelling, name) or _misread(spelling, name)
             or (spelling[:1] == name[:1] and JaroWinkler.similarity(spelling, name) >= SIMILAR_SPELLING
-                and OSA.distance(spelling, name) <= 2))
+                and OSA.distance(spelling, name) <= 2 and not named_somewhere(spelling)))
 
 
 def _abbreviation(a: str, b: str) -> bool:

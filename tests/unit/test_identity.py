@@ -374,6 +374,18 @@ class TestClassesMissedOnOutsideData:
                           person("b", second, "Adeyemi", "2017-06-14", sex=sexes[1:])], resolver)
         assert found == ([{"a", "b"}] if one_child else [{"a"}, {"b"}])
 
+    def test_a_name_borne_somewhere_is_not_read_as_a_name_two_letters_away_mistyped(self):
+        """Olimpia and Chika are no names common here, but the name dictionary has them (Poland, Italy; Japan):
+        not Olivia or Chiara mistyped, so twins stay two children. Dielan, a name nowhere, is still Dylan
+        mistyped, and Idriz (the Balkans), one letter from Idris, is still Idris."""
+        for first, second in (("Olivia", "Olimpia"), ("Chiara", "Chika")):
+            assert clusters([person("a", first, "Okafor", "2016-05-02", sex="f"), person("b", second, "Okafor", "2016-05-02", sex="f")],
+                            populated_index()) == [{"a"}, {"b"}]
+        assert clusters([person("a", "Idris", "Okafor", "2016-05-02"), person("b", "Idriz", "Okafor", "2016-05-02")],
+                        populated_index()) == [{"a", "b"}]
+        assert clusters([person("a", "Dylan", "Okafor", "2016-05-02"), person("b", "Dielan", "Okafor", "2016-05-02")],
+                        populated_index()) == [{"a", "b"}]
+
     @pytest.mark.parametrize("first, second", [("Chidi", "Chika"), ("Nkechi", "Nkemdi"), ("Ebuka", "Ebube"), ("Somto", "Somi")])
     def test_twins_with_close_names_the_curated_data_lacks_stay_apart(self, first, second):
         """Two spellings no curated list has, two letters apart: not one name mistyped twice but two names
