@@ -726,7 +726,8 @@ def _two_real_names(a: str, b: str, real_name: Callable[[str], bool]) -> bool:
     / Bella; Jo / Joy; Tolu / Tola, known only to the index). A spelling that is no real name is the other
     name mistyped when it is close to, alike, the start of, or a scanner's reading of a form of it (Megn /
     Megan, Tses / Theresa's Tess, Dielan / Dylan, Rnanon / Manon); otherwise it is read as the real names
-    it may be a typing error of (Ceciklia: Cecilia, so another child than Iestyn). A spelling near no name
+    it may be a typing error of (Ceciklia: Cecilia, so another child than Iestyn), or as itself when a name
+    somewhere (Olimpia is not Olivia; ``named_somewhere``). A spelling near no name
     counts as a different name, unless alike the other: refusing a merge is the safe error (Nkechi and
     Chiamaka, unknown to the curated data, are two children). An initial that is no name is not another
     child (Z / Zofia, Rh / Rhodri); two different initials are."""
