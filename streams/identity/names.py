@@ -140,8 +140,8 @@ def known_given_name(name: str) -> bool:
 
 
 def named_somewhere(spelling: str) -> bool:
-    """A given name in some country of the name dictionary, if not one common here (Chika: Japan; Idriz:
-    the Balkans). Not enough to be a real name here, but too much to be read as another name mistyped
+    """A given name in some country of the name dictionary, if not one common here (Chika, Olimpia,
+    Idriz). Not enough to be a real name here, but too much to be read as another name mistyped
     two letters away."""
     return spelling in _name_dictionary()[1]
 

@@ -771,8 +771,8 @@ def _initial_of(a: str, b: str, real_name: Callable[[str], bool]) -> bool:
 def _mistyped(spelling: str, name: str) -> bool:
     """A spelling that is no real name is this name mistyped: close (Megn / Megan), cut short
     (Jac / Jacob), misread by a scanner (Clylan / Dylan), or alike, from the same first letter and two
-    edits at most (Dielan / Dylan), unless a name somewhere (Chika, a name in Japan and Nigeria, is not
-    Chiara mistyped: twins Chiara and Chika stay two children)."""
+    edits at most (Dielan / Dylan), unless a name somewhere (Chika, a name the dictionary gives for other
+    countries, is not Chiara mistyped: twins Chiara and Chika stay two children)."""
     return (_close_spelling(spelling, name) or _abbreviation(spelling, name) or _misread(spelling, name)
             or (spelling[:1] == name[:1] and JaroWinkler.similarity(spelling, name) >= SIMILAR_SPELLING
                 and OSA.distance(spelling, name) <= 2 and not named_somewhere(spelling)))

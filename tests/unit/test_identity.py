@@ -375,7 +375,7 @@ class TestClassesMissedOnOutsideData:
         assert found == ([{"a", "b"}] if one_child else [{"a"}, {"b"}])
 
     def test_a_name_borne_somewhere_is_not_read_as_a_name_two_letters_away_mistyped(self):
-        """Olimpia and Chika are no names common here, but the name dictionary has them (Poland, Italy; Japan):
+        """Olimpia and Chika are no names common here, but the name dictionary has them (other countries'):
         not Olivia or Chiara mistyped, so twins stay two children. Dielan, a name nowhere, is still Dylan
         mistyped, and Idriz (the Balkans), one letter from Idris, is still Idris."""
         for first, second in (("Olivia", "Olimpia"), ("Chiara", "Chika")):
