@@ -504,11 +504,15 @@ class Resolver:
         return weight if self.weights is None else self.weights.level(1, weight)
 
     def _read_as_mistyped(self, a: str, b: str) -> bool:
-        """One given name is a real name and the other no name at all, three edits at most from it, which
-        the twin rule reads as it mistyped (Owhan: Owain). Two spellings that are no names (Chidi, Chika:
-        names the curated data lacks) are not read so, nor are two real ones. Cheap tests first."""
-        return (not (known_given_name(a) and known_given_name(b)) and OSA.distance(a, b) <= 3
-                and self.real_name(a) != self.real_name(b) and not _two_real_names(a, b, self.real_name))
+        """Two given names weighed below every graded level (so neither a form, a slip, the start nor an
+        initial of the other): one is a real name and the other no name at all, three edits at most from it,
+        which the twin rule reads as it mistyped (Owhan: Owain). Two spellings that are no names (Chidi,
+        Chika: names the curated data lacks) are not read so, nor are two real ones. Cheap tests first;
+        whether each is a real name is asked once."""
+        if (known_given_name(a) and known_given_name(b)) or OSA.distance(a, b) > 3:
+            return False
+        real_a, real_b = self.real_name(a), self.real_name(b)
+        return real_a != real_b and not _two_names_as_read(a, b, real_a, real_b)
 
     def _family_weight(self, a: str, b: str) -> float:
         if not a or not b:
