@@ -35,6 +35,7 @@ integration: $(STAMP)
 bench-identity: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,benchmark]'
 	$(BIN)/python -m benchmarks.identity
+	$(BIN)/python -m benchmarks.identity_ceiling
 
 schemas: $(STAMP)
 	$(BIN)/python -m schemas.generate
