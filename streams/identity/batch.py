@@ -1,8 +1,11 @@
 """`safeguard identity resolve`: a CSV of person records through the same resolver, record by record.
 
-Inputs: CSV with ``record_id,source,given_name,family_name,date_of_birth,sex,nhs_number,postcode,
-address_line,town`` (any may be blank except ``record_id``). Outputs: ``record_id,person_id`` for
-every accepted line, and one report line per problem (a line refused, or a field ignored).
+Inputs: CSV in UTF-8 (a byte-order mark, as spreadsheets write, is fine) with ``record_id,source,
+given_name,family_name,date_of_birth,sex,nhs_number,postcode,address_line,town`` (any may be blank except
+``record_id``; headers are read regardless of case, surrounding spaces, and spaces or hyphens for
+underscores: ``Given Name``). Outputs: ``record_id,person_id`` for every accepted line, and one report
+line per problem (a line refused, a field ignored, or a column that is none of these, so a ``dob``
+column is never dropped unseen).
 Guarantee: records are resolved in file order by the incremental resolver the pipeline uses; the
 output gives each record its person after the whole file (merges included).
 """
@@ -19,11 +22,44 @@ COLUMNS = ("record_id", "source", "given_name", "family_name", "date_of_birth", 
            "address_line", "town")
 
 
+def column_name(header: str) -> str:
+    """A header as the columns are named: ``Given Name`` and `` given-name`` are ``given_name``."""
+    return "_".join(header.strip().lower().replace("-", " ").split())
+
+
 def read_records(path: Path) -> Iterator[tuple[int, Record | None, Sequence[str]]]:
+    """Each line's number, its record (None if refused) and its problems. Line 1's problems: columns ignored."""
+    try:
+        yield from _read(path)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 ({_first_undecodable(path)}): save it as UTF-8 (CSV UTF-8)") from exc
+
+
+def _first_undecodable(path: Path) -> str:
+    """Where the first byte that is not UTF-8 is (the decoder's own offset counts from the chunk it read)."""
+    content = path.read_bytes()
+    try:
+        content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = content[:exc.start].count(b"\n") + 1
+        return f"byte {content[exc.start]:#04x} on line {line}"
+    return "a byte changed while it was read"
+
+
+def _read(path: Path) -> Iterator[tuple[int, Record | None, Sequence[str]]]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
-        if not reader.fieldnames or "record_id" not in reader.fieldnames:
+        headers = reader.fieldnames or []
+        names = [column_name(header) for header in headers]
+        if "record_id" not in names:
             raise ValueError(f"{path}: the header must include record_id (columns: {','.join(COLUMNS)})")
+        repeated = sorted({name for name in names if name in COLUMNS and names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"{path}: the header names {', '.join(repeated)} twice")
+        reader.fieldnames = names
+        ignored = [header for header, name in zip(headers, names) if name not in COLUMNS]
+        if ignored:
+            yield 1, None, [f"column {header!r} ignored: not one of {','.join(COLUMNS)}" for header in ignored]
         seen: set[str] = set()
         for line, row in enumerate(reader, start=2):
             record_id = (row.get("record_id") or "").strip()

@@ -133,6 +133,33 @@ class TestCli:
                                  str(tmp_path / "o.csv")], cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert result.returncode == 2 and "record_id" in result.stderr
 
+    def test_a_spreadsheets_csv_is_read_and_a_column_it_does_not_know_is_reported(self, tmp_path):
+        """A byte-order mark, Windows line ends and headers in another case or with spaces are read as the
+        columns they name; a column that is none of them (dob) is reported, not dropped unseen."""
+        source = tmp_path / "in.csv"
+        source.write_bytes("\ufeffRecord ID,Given Name,FAMILY_NAME,dob,Date-of-Birth,Postcode\r\n"
+                           "1,Siân,Pritchard,x,14/03/2015,LL57 2DG\r\n2,Sian,Pritchard,y,2015-03-14,LL57 2DG\r\n"
+                           "3,Sian,Pritchard,z,2009-11-02,LL57 2DG\r\n".encode("utf-8"))
+        target = tmp_path / "out.csv"
+        result = subprocess.run([sys.executable, "-m", "streams.cli", "identity", "resolve", str(source), "--out", str(target)],
+                                cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        rows = {row["record_id"]: row["person_id"] for row in csv.DictReader(target.open())}
+        assert rows["1"] == rows["2"] != rows["3"]  # the date of birth was read: the third is another child
+        assert "line 1: column 'dob' ignored: not one of record_id," in result.stderr
+
+    @pytest.mark.parametrize("content, reason", [
+        (("record_id,given_name\n" + "".join(f"{i},Sian\n" for i in range(1, 600)) + "600,Si\xe2n\n").encode("latin-1"),
+         "not UTF-8 (byte 0xe2 on line 601): save it as UTF-8"),  # Latin-1, as an old export writes Siân
+        (b"record_id,Given Name,given_name\n1,Sian,Sion\n", "the header names given_name twice"),
+    ])
+    def test_a_file_it_cannot_read_faithfully_is_refused_with_the_reason(self, tmp_path, content, reason):
+        source = tmp_path / "in.csv"
+        source.write_bytes(content)
+        result = subprocess.run([sys.executable, "-m", "streams.cli", "identity", "resolve", str(source), "--out",
+                                 str(tmp_path / "o.csv")], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2 and reason in result.stderr and not (tmp_path / "o.csv").exists()
+
 
 class TestLaterEvidence:
     def test_a_record_that_bridges_two_persons_merges_them(self):
