@@ -355,10 +355,11 @@ class Resolver:
         """The twin rule across a person's records: the family name on one, the given name on another (a
         record with no family name, one with no given name), the date and address on any (``anywhere``:
         any address); the record is a twin when its given name and every given name of the person are two
-        different real names."""
+        different real names. A short form beside a fuller name of the person (T or Sam beside Samantha) is
+        not one of them: it may stand for either twin (Tolu's record is not Tobi's for his "T")."""
         if not (record.given_name and record.family_name and record.date_of_birth):
             return False
-        givens = {member.given_name for member in members if member.given_name}
+        givens = self._full_names({member.given_name for member in members if member.given_name})
         if not givens or not any(_born_together(member.date_of_birth, record.date_of_birth) for member in members):
             return False
         if not any(_one_household_name(member.family_name, record.family_name) for member in members):
@@ -366,6 +367,12 @@ class Resolver:
         if not anywhere and not any(_same_place(record, member) for member in members):
             return False
         return all(_two_real_names(record.given_name, given, self.real_name) for given in givens)
+
+    def _full_names(self, givens: set[str]) -> set[str]:
+        """The given names that are not an initial, nor a shorter form of another of ``givens`` (Sam, Bella
+        beside Samantha, Isabella): the names a person is known by, which a twin's name is weighed against."""
+        return {name for name in givens if not _is_initial(name, self.real_name) and not any(
+            len(other) > len(name) and (_abbreviation(name, other) or _one_given_name(name, other)) for other in givens)}
 
     def _contradicts(self, a: Record, b: Record) -> bool:
         """Two records that are never one person, whoever else shares their person."""

@@ -522,3 +522,37 @@ def test_the_quick_date_check_agrees_with_the_date_weight(first, days_out_or_oth
     second = first + timedelta(days=days_out_or_other) if isinstance(days_out_or_other, int) else days_out_or_other
     if first != second:
         assert dates_may_agree(first, second) == (Resolver._date_weight(first, second) > 0)
+
+
+
+class TestAPersonOfTwoNames:
+    """A person whose records bear two names, one of them perhaps a twin's (a read-only review's cases)."""
+
+    @pytest.mark.parametrize("name, short, twin", [("Tobi", "T", "Tolu"), ("Hannah", "H", "Harriet"),
+                                                    ("Samantha", "Sam", "Samira"), ("Oluwatobi", "Olu", "Oluwaseun")])
+    def test_a_twin_elsewhere_is_not_taken_in_by_the_other_twins_short_form(self, name, short, twin):
+        """Tobi's records, one of them "T" with his NHS number: his twin Tolu's record from another address
+        goes to review, not into Tobi's person (the "T" stood for Tobi, and may as well for Tolu). The
+        same child under his full name still joins from there."""
+        away = {"postcode": "CF24 3AA", "address": "4 Richmond Road"}
+        records = [person("a", name, "Adeyemi", "2017-06-14", nhs="9434765919"),
+                   person("b", short, "Adeyemi", "2017-06-14", nhs="9434765919")]
+        resolver = populated_index()
+        assert clusters([*records, person("c", twin, "Adeyemi", "2017-06-14", **away)], resolver) == [{"a", "b"}, {"c"}]
+        assert [candidate for record_id, candidate, _ in resolver.reviews if record_id == "c"] == [resolver.person_of["a"]]
+        assert clusters([*records, person("c", name, "Adeyemi", "2017-06-14", **away)], populated_index()) == [{"a", "b", "c"}]
+
+    @pytest.mark.parametrize("name, other, record", [
+        ("Ffion", "Shirley", "Shirley"),  # a renamed child, or twins' NHS numbers mixed up: an operator's call
+        ("Kemi", "Tolu", "Tolu"),
+        ("Elain", "Elan", "Elan"),  # Elan mistyped for Elain, or her twin's record
+        ("Tobi", "T", "Tolu"),
+        ("Samantha", "Sam", "Samira"),
+    ])
+    def test_a_record_one_of_the_persons_records_reads_as_its_twin_does_not_join(self, name, other, record):
+        """At one home, a record that any of the person's records reads as its twin is refused, even when
+        another of them (joined by the NHS number) bears its name or a short form of it."""
+        found = clusters([person("a", name, "Adeyemi", "2017-06-14", sex="f", nhs="9434765919"),
+                          person("b", other, "Adeyemi", "2017-06-14", sex="f", nhs="9434765919"),
+                          person("c", record, "Adeyemi", "2017-06-14", sex="f")], populated_index())
+        assert found == [{"a", "b"}, {"c"}]
