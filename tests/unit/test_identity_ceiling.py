@@ -1,7 +1,9 @@
 """The recall ceiling of the safety rules (``benchmarks/identity_ceiling.py``): each rule refuses the pairs it
 names, joins run through the pairs no rule refuses, and the resolver never passes the ceiling."""
 
-from benchmarks.corrupted_people import CorruptedPeople
+import random
+
+from benchmarks.synthetic_people import make_people, observations
 from benchmarks.identity_ceiling import RULES, ours, recall_ceiling, refusal
 from streams.identity.resolver import Record, Resolver
 
@@ -51,7 +53,8 @@ def test_a_record_no_rule_joins_stays_apart_and_lifting_a_rule_joins_it():
 
 
 def test_the_resolver_keeps_under_the_ceiling_of_its_own_rules():
-    seen, _ = CorruptedPeople(5).records(300)
+    rng = random.Random(5)
+    seen = observations(rng, make_people(rng, 1500))
     records = [Record.from_raw(str(i), **raw) for i, (raw, _) in enumerate(seen)]
     truth = {str(i): person for i, (_, person) in enumerate(seen)}
     resolver, precision, recall = ours(records, truth)
