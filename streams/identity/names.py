@@ -127,8 +127,10 @@ def same_name_group(a: str, b: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _welsh_names() -> frozenset[str]:
-    """Given names borne in Wales that the name dictionary lacks (the variant table's ``welsh_names``)."""
-    return frozenset(tomllib.loads(VARIANTS_FILE.read_text(encoding="utf-8"))["welsh_names"].split())
+    """Given names borne in Wales that the name dictionary lacks: the variant table's ``welsh_names``, and
+    its ``recent_names`` (common names of children born this century, newer than the dictionary)."""
+    data = tomllib.loads(VARIANTS_FILE.read_text(encoding="utf-8"))
+    return frozenset(data["welsh_names"].split() + data["recent_names"].split())
 
 
 def known_given_name(name: str) -> bool:

@@ -76,6 +76,7 @@ KNOWN_IN_INDEX = 5
 TYPING_ERROR_RATIO = 10
 COMMON_NAME_RECORDS = 50
 DWARFED_MIN_LETTERS = 5
+YEAR_SLIP_MAX = 10  # a year one digit out (1983 / 1993) is read as mistyped only this close: a parent is further off
 KEY_LIMIT = 500  # records under one blocking key beyond which it is skipped
 LOOSE_KEY_LIMIT = 40
 SIMILAR_SPELLING = 0.8  # Jaro-Winkler: a spelling that is no name, this close to a name, is that name mistyped
@@ -705,13 +706,16 @@ def fingerprint_of(r: Record) -> tuple:
 
 
 def _twins(a: Record, b: Record, real_name: Callable[[str], bool]) -> bool:
-    """Same family name, date of birth (one may be mistyped) and address, and two different real given
-    names: twins (also checked with one record's names read the other way round). Forms of one name
+    """Same family name (or spelt another way, Price / Pryce, or missing from one record), date of birth
+    (one may be mistyped) and address, and two different real given names: twins (also checked with one record's names read the other way round). Forms of one name
     (Josh / Joshua) are not twins, nor is a typing error: a close spelling that is not itself a real name
     (Megn / Megan); two close real names (Ella / Bella) are two children."""
     if not (_born_together(a.date_of_birth, b.date_of_birth) and _same_place(a, b)):
         return False  # most candidates: decided before any name is read
-    return (_twin_names(a.given_name, a.family_name, b.given_name, b.family_name, real_name)
+    # A record with no family name, born that day at that home, is of the household too (Molly, no surname).
+    return ((bool(a.given_name and b.given_name) and not (a.family_name and b.family_name)
+             and _two_real_names(a.given_name, b.given_name, real_name))
+            or _twin_names(a.given_name, a.family_name, b.given_name, b.family_name, real_name)
             or _twin_names(a.given_name, a.family_name, b.family_name, b.given_name, real_name)
             or _twin_names(a.family_name, a.given_name, b.given_name, b.family_name, real_name))
 
@@ -722,8 +726,9 @@ def _twin_names(given_a: str, family_a: str, given_b: str, family_b: str, real_n
 
 
 def _one_household_name(a: str, b: str) -> bool:
-    """One family name, or one with a typing slip (Pawliszyn / Paywliszyn): one household's."""
-    return bool(a and b and (a == b or _family_agreement(a, b) >= 3.0))
+    """One family name, with a typing slip (Pawliszyn / Paywliszyn) or spelt another way (Price / Pryce,
+    Ahmed / Ahmad, Chowdhury / Choudhury): perhaps one household's, as far as the twin rule is concerned."""
+    return bool(a and b and (a == b or _family_agreement(a, b) >= 1.5))
 
 
 def _same_place(a: Record, b: Record) -> bool:
@@ -846,4 +851,6 @@ def _postcode_weight(a: str, b: str) -> float:
 
 
 def _one_digit_apart(x: int, y: int) -> bool:
-    return sum(c != d for c, d in zip(str(x), str(y))) == 1
+    """A year with one digit mistyped (2013 / 2018), not one a generation away (2003 / 2023: a parent and a
+    child born on one day of the year)."""
+    return abs(x - y) <= YEAR_SLIP_MAX and sum(c != d for c, d in zip(str(x), str(y))) == 1

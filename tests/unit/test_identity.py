@@ -556,3 +556,39 @@ class TestAPersonOfTwoNames:
                           person("b", other, "Adeyemi", "2017-06-14", sex="f", nhs="9434765919"),
                           person("c", record, "Adeyemi", "2017-06-14", sex="f")], populated_index())
         assert found == [{"a", "b"}, {"c"}]
+
+
+class TestTwinsTheSecondReviewFound:
+    """Different children a read-only review found merged; each now kept apart."""
+
+    @pytest.mark.parametrize("first, second", [(("Hassan", "Ahmed"), ("Hussain", "Ahmad")), (("Millie", "Price"), ("Molly", "Pryce")),
+                                               (("Isabella", "Chowdhury"), ("Isabelle", "Choudhury")), (("Millie", "Price"), ("Molly", ""))])
+    def test_twins_whose_surname_is_spelt_another_way_or_left_out_stay_apart(self, first, second):
+        """The twin rule reads a surname spelt another way (Price / Pryce, Ahmed / Ahmad) or missing as the
+        household's: only an exact or slipped one did."""
+        found = clusters([person("a", *first, "2016-04-02", sex="f"), person("b", *second, "2016-04-02", sex="f")], populated_index())
+        assert found == [{"a"}, {"b"}]
+
+    def test_a_twin_living_elsewhere_is_not_bridged_into_the_other_twins_person(self):
+        """Millie at home, her twin Molly elsewhere (to review), then Molly's record at home with the surname
+        spelt Pryce: Molly's records may come together, never with Millie's."""
+        elsewhere = {"postcode": "CF10 3AT", "address": "7 Park Place"}
+        found = clusters([person("a", "Millie", "Price", "2016-04-02", sex="f"),
+                          person("b", "Molly", "Price", "2016-04-02", sex="f", **elsewhere),
+                          person("c", "Molly", "Pryce", "2016-04-02", sex="f")], populated_index())
+        assert {"a"} in found and all(group == {"a"} or "a" not in group for group in found)
+
+    @pytest.mark.parametrize("dob, same", [("2023-06-14", False), ("2013-06-14", True), ("2004-06-14", True)])
+    def test_a_year_one_digit_out_is_mistyped_only_when_it_cannot_be_a_parents(self, dob, same):
+        """Tyler born 2003-06-14 and Tyler born 2023-06-14 at one address are a parent and a child (one digit
+        of the year, twenty years); 2013 or 2004 for 2003 is a slip."""
+        found = clusters([person("a", "Tyler", "Pugh", "2003-06-14"), person("b", "Tyler", "Pugh", dob)], populated_index())
+        assert found == ([{"a", "b"}] if same else [{"a"}, {"b"}])
+
+    @pytest.mark.parametrize("first, second", [("Mia", "Mila"), ("Zaid", "Zain"), ("Lena", "Luna"), ("Albie", "Alfie")])
+    def test_names_newer_than_the_name_dictionary_are_names(self, first, second):
+        """Mila, Zain, Luna and Alfie, among the names most given in England and Wales now, are names, not
+        Mia, Zaid, Lena or Albie mistyped, from the first record (``recent_names``)."""
+        found = clusters([person("a", first, "Pugh", "2019-01-20", sex="f"), person("b", second, "Pugh", "2019-01-20", sex="f")],
+                         Resolver())
+        assert found == [{"a"}, {"b"}]

@@ -3,8 +3,8 @@ names, joins run through the pairs no rule refuses, and the resolver never passe
 
 import random
 
-from benchmarks.synthetic_people import make_people, observations
 from benchmarks.identity_ceiling import RULES, ours, recall_ceiling, refusal
+from benchmarks.synthetic_people import make_people, observations
 from streams.identity.resolver import Record, Resolver
 
 real_name = Resolver().real_name
