@@ -707,9 +707,10 @@ def fingerprint_of(r: Record) -> tuple:
 
 def _twins(a: Record, b: Record, real_name: Callable[[str], bool]) -> bool:
     """Same family name (or spelt another way, Price / Pryce, or missing from one record), date of birth
-    (one may be mistyped) and address, and two different real given names: twins (also checked with one record's names read the other way round). Forms of one name
-    (Josh / Joshua) are not twins, nor is a typing error: a close spelling that is not itself a real name
-    (Megn / Megan); two close real names (Ella / Bella) are two children."""
+    (one may be mistyped) and address, and two different real given names: twins (also checked with one
+    record's names read the other way round). Forms of one name (Josh / Joshua) are not twins, nor is a
+    typing error: a close spelling that is not itself a real name (Megn / Megan); two close real names
+    (Ella / Bella) are two children."""
     if not (_born_together(a.date_of_birth, b.date_of_birth) and _same_place(a, b)):
         return False  # most candidates: decided before any name is read
     # A record with no family name, born that day at that home, is of the household too (Molly, no surname).

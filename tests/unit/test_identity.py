@@ -561,12 +561,15 @@ class TestAPersonOfTwoNames:
 class TestTwinsTheSecondReviewFound:
     """Different children a read-only review found merged; each now kept apart."""
 
-    @pytest.mark.parametrize("first, second", [(("Hassan", "Ahmed"), ("Hussain", "Ahmad")), (("Millie", "Price"), ("Molly", "Pryce")),
-                                               (("Isabella", "Chowdhury"), ("Isabelle", "Choudhury")), (("Millie", "Price"), ("Molly", ""))])
+    @pytest.mark.parametrize("first, second", [
+        (("Hassan", "Ahmed"), ("Hussain", "Ahmad")), (("Millie", "Price"), ("Molly", "Pryce")),
+        (("Isabella", "Chowdhury"), ("Isabelle", "Choudhury")), (("Millie", "Price"), ("Molly", "")),
+    ])
     def test_twins_whose_surname_is_spelt_another_way_or_left_out_stay_apart(self, first, second):
         """The twin rule reads a surname spelt another way (Price / Pryce, Ahmed / Ahmad) or missing as the
         household's: only an exact or slipped one did."""
-        found = clusters([person("a", *first, "2016-04-02", sex="f"), person("b", *second, "2016-04-02", sex="f")], populated_index())
+        found = clusters([person("a", *first, "2016-04-02", sex="f"), person("b", *second, "2016-04-02", sex="f")],
+                         populated_index())
         assert found == [{"a"}, {"b"}]
 
     def test_a_twin_living_elsewhere_is_not_bridged_into_the_other_twins_person(self):
