@@ -28,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from itertools import combinations
 
-from benchmarks.identity import febrl_sets
+from benchmarks.identity import _groups, febrl_sets, pairs, resolved_by, score
 from streams.identity.resolver import Record, Resolver, _is_initial, _twins, dates_may_agree, fingerprint_of
 
 RULES = ("no name", "another date", "twins")
@@ -85,18 +85,10 @@ def recall_ceiling(records: list[Record], truth: dict[str, int], real_name: Call
 def ours(records: list[Record], truth: dict[str, int]) -> tuple[Resolver, float, float]:
     """The resolver over the set in order: itself (its name statistics) and its pairwise precision and recall."""
     resolver = Resolver()
-    for record in records:
-        resolver.resolve(record)
-    found, true = _pairs(records, lambda r: resolver.person_for(r.record_id)), _pairs(records, lambda r: truth[r.record_id])
-    hit = len(found & true)
-    return resolver, (hit / len(found) if found else 1.0), (hit / len(true) if true else 1.0)
-
-
-def _pairs(records: list[Record], label: Callable[[Record], object]) -> set[tuple[int, int]]:
-    groups: dict[object, list[int]] = defaultdict(list)
-    for position, record in enumerate(records):
-        groups[label(record)].append(position)
-    return {pair for members in groups.values() for pair in combinations(members, 2)}
+    labels = resolved_by(resolver, records)
+    precision, recall, _ = score(pairs(_groups(labels, records)),
+                                 pairs(_groups({key: str(person) for key, person in truth.items()}, records)))
+    return resolver, precision, recall
 
 
 def f1_at_full_precision(recall: float) -> float:

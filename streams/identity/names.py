@@ -126,9 +126,9 @@ def same_name_group(a: str, b: str) -> bool:
 
 
 @lru_cache(maxsize=1)
-def _welsh_names() -> frozenset[str]:
-    """Given names borne in Wales that the name dictionary lacks: the variant table's ``welsh_names``, and
-    its ``recent_names`` (common names of children born this century, newer than the dictionary)."""
+def _names_the_dictionary_lacks() -> frozenset[str]:
+    """Given names borne here that the name dictionary lacks: the variant table's ``welsh_names`` and its
+    ``recent_names`` (common names of children born this century, newer than the dictionary)."""
     data = tomllib.loads(VARIANTS_FILE.read_text(encoding="utf-8"))
     return frozenset(data["welsh_names"].split() + data["recent_names"].split())
 
@@ -138,7 +138,7 @@ def known_given_name(name: str) -> bool:
     name dictionary's names borne in Britain, Ireland, the USA, Poland, Turkey, the Arab countries or India): a spelling
     that is none of these is more likely a typing error than another name (Idriz, a name in the Balkans,
     is read as Idris mistyped here)."""
-    return name in _groups() or name in _nicknames()[1] or name in _name_dictionary()[0] or name in _welsh_names()
+    return name in _groups() or name in _nicknames()[1] or name in _name_dictionary()[0] or name in _names_the_dictionary_lacks()
 
 
 def named_somewhere(spelling: str) -> bool:
@@ -163,7 +163,7 @@ def nearest_given_names(spelling: str) -> frozenset[str]:
 @lru_cache(maxsize=64)
 def _vocabulary_near(length: int, limit: int) -> tuple[str, ...]:
     """The curated given names within ``limit`` letters of ``length`` long (no others can be that close)."""
-    every = set(_groups()) | _nicknames()[1] | _name_dictionary()[1] | _welsh_names()
+    every = set(_groups()) | _nicknames()[1] | _name_dictionary()[1] | _names_the_dictionary_lacks()
     return tuple(sorted(name for name in every if abs(len(name) - length) <= limit))
 
 

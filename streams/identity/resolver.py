@@ -4,11 +4,12 @@ Inputs: person records (names, date of birth, sex, NHS number, postcode, address
 each record, the person it belongs to: an existing person (``match``), a new person (``new``),
 or a new person with the closest candidate queued for a human (``review``). Guarantees: a
 valid NHS number dominates (equal: same person; different: different people); an invalid one is
-ignored and reported; twins (same family name, date of birth and address, two different real
-given names: neither a form, a consonant spelt another way, nor a typing error of the other, where
-a spelling one source repeats in several families is still a typing error beside a far commoner
-name; also read across a person's records; one twin's date may be mistyped) never merge, nor does a record join a person
-none of whose dates of birth (or sexes) agree with its own (parent and child of the same name); a
+ignored and reported; twins (one family name, perhaps spelt another way or missing from one record,
+date of birth and address, two different real given names: neither a form, a consonant spelt another
+way, nor a typing error of the other, where a spelling one source repeats in several families is
+still a typing error beside a far commoner name; also read across a person's records, whose initials
+and short forms stand for either twin; one twin's date may be mistyped) never merge, nor does a
+record join a person none of whose dates of birth (or sexes) agree with its own (parent and child of the same name); a
 record with no given name, or a person known only without one, and a different real name at the
 same family name and date of birth but another address are for an operator, never merged
 automatically (which of a family's children born that day is it?) unless by NHS number, and a
